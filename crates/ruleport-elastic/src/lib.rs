@@ -1,0 +1,1 @@
+//! Elastic detection-rules TOML importer and exporter

@@ -1,0 +1,1 @@
+//! Elasticsearch EQL: parser, lowering, emitter and evaluator

@@ -1,0 +1,1 @@
+//! Fixtures, runner and reports: every port checked against the reference

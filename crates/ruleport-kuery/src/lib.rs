@@ -1,0 +1,1 @@
+//! Kibana KQL (kuery): parser, lowering, emitter and evaluator

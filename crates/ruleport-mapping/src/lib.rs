@@ -1,0 +1,1 @@
+//! Log-source and field mappings, mapped rules and event views

@@ -1,0 +1,1 @@
+//! Rule packs rendered from handlebars templates

@@ -1,0 +1,1 @@
+//! Microsoft Sentinel KQL (Kusto): emitter, parser and evaluator for the emitted subset

@@ -1,0 +1,1 @@
+//! Sigma YAML importer and exporter

@@ -1,0 +1,1 @@
+//! Splunk SPL: emitter, parser and evaluator for the emitted subset
