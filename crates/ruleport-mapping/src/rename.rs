@@ -1,0 +1,139 @@
+//! Renaming every field a detection reads.
+
+use ruleport_model::{Detection, EventSource, Expr, Metric, Op, Operand, Predicate, SeqStep, Subject};
+
+/// Rename fields in an expression. `Nested` paths are renamed as fields; their inner names are
+/// relative to the element and are renamed with the nested prefix.
+pub fn rename_expr(e: &Expr, f: &mut dyn FnMut(&str) -> String) -> Expr {
+    match e {
+        Expr::And(v) => Expr::and(v.iter().map(|x| rename_expr(x, f)).collect()),
+        Expr::Or(v) => Expr::or(v.iter().map(|x| rename_expr(x, f)).collect()),
+        Expr::Not(x) => Expr::not(rename_expr(x, f)),
+        Expr::Const(b) => Expr::Const(*b),
+        Expr::Nested { path, inner } => {
+            let new_path = f(path);
+            let prefix = format!("{path}.");
+            let new_prefix = format!("{new_path}.");
+            let mut inner_f = |name: &str| {
+                let full = format!("{prefix}{name}");
+                let mapped = f(&full);
+                mapped
+                    .strip_prefix(&new_prefix)
+                    .map(str::to_string)
+                    .unwrap_or(mapped)
+            };
+            Expr::Nested {
+                path: new_path,
+                inner: Box::new(rename_expr(inner, &mut inner_f)),
+            }
+        }
+        Expr::Pred(p) => Expr::Pred(rename_pred(p, f)),
+    }
+}
+
+fn rename_pred(p: &Predicate, f: &mut dyn FnMut(&str) -> String) -> Predicate {
+    let subject = match &p.subject {
+        Subject::Field { name, optional } => Subject::Field {
+            name: f(name),
+            optional: *optional,
+        },
+        Subject::Keyword => Subject::Keyword,
+        Subject::Computed(o) => Subject::Computed(rename_operand(o, f)),
+    };
+    let op = match &p.op {
+        Op::FieldRef { other, kind, case } => Op::FieldRef {
+            other: f(other),
+            kind: *kind,
+            case: *case,
+        },
+        other => other.clone(),
+    };
+    Predicate { subject, op }
+}
+
+pub fn rename_operand(o: &Operand, f: &mut dyn FnMut(&str) -> String) -> Operand {
+    match o {
+        Operand::Field { name, optional } => Operand::Field {
+            name: f(name),
+            optional: *optional,
+        },
+        Operand::Call {
+            name,
+            case_insensitive,
+            args,
+        } => Operand::Call {
+            name: name.clone(),
+            case_insensitive: *case_insensitive,
+            args: args.iter().map(|a| rename_operand(a, f)).collect(),
+        },
+        Operand::Arith { op, left, right } => Operand::Arith {
+            op: *op,
+            left: Box::new(rename_operand(left, f)),
+            right: Box::new(rename_operand(right, f)),
+        },
+        Operand::Neg(x) => Operand::Neg(Box::new(rename_operand(x, f))),
+        other => other.clone(),
+    }
+}
+
+fn rename_source(s: &EventSource, f: &mut dyn FnMut(&str) -> String) -> EventSource {
+    let mut out = s.clone();
+    out.filter.expr = rename_expr(&s.filter.expr, f);
+    out.aliases = s.aliases.iter().map(|(k, v)| (k.clone(), f(v))).collect();
+    out
+}
+
+fn rename_step(s: &SeqStep, f: &mut dyn FnMut(&str) -> String) -> SeqStep {
+    SeqStep {
+        source: rename_source(&s.source, f),
+        by: s.by.iter().map(|o| rename_operand(o, f)).collect(),
+        runs: s.runs,
+        missing: s.missing,
+    }
+}
+
+/// Rename every field of a detection (filters, join keys, group-by, metrics, new-terms fields).
+pub fn rename_detection(d: &Detection, f: &mut dyn FnMut(&str) -> String) -> Detection {
+    match d {
+        Detection::Query(flt) => {
+            let mut flt = flt.clone();
+            flt.expr = rename_expr(&flt.expr, f);
+            Detection::Query(flt)
+        }
+        Detection::Sequence(s) => {
+            let mut s2 = s.clone();
+            s2.by = s.by.iter().map(|o| rename_operand(o, f)).collect();
+            s2.steps = s.steps.iter().map(|st| rename_step(st, f)).collect();
+            s2.until = s.until.as_ref().map(|st| rename_step(st, f));
+            Detection::Sequence(s2)
+        }
+        Detection::Sample(s) => {
+            let mut s2 = s.clone();
+            s2.by = s.by.iter().map(|o| rename_operand(o, f)).collect();
+            s2.steps = s.steps.iter().map(|st| rename_step(st, f)).collect();
+            Detection::Sample(s2)
+        }
+        Detection::Aggregation(a) => {
+            let mut a2 = a.clone();
+            a2.sources = a.sources.iter().map(|s| rename_source(s, f)).collect();
+            a2.group_by = a.group_by.iter().map(|g| f(g)).collect();
+            for c in &mut a2.conditions {
+                c.metric = match &c.metric {
+                    Metric::Count => Metric::Count,
+                    Metric::DistinctCount(x) => Metric::DistinctCount(f(x)),
+                    Metric::Sum(x) => Metric::Sum(f(x)),
+                    Metric::Avg(x) => Metric::Avg(f(x)),
+                    Metric::Percentile(x, p) => Metric::Percentile(f(x), *p),
+                };
+            }
+            Detection::Aggregation(a2)
+        }
+        Detection::NewTerms(n) => {
+            let mut n2 = n.clone();
+            n2.filter.expr = rename_expr(&n.filter.expr, f);
+            n2.fields = n.fields.iter().map(|x| f(x)).collect();
+            Detection::NewTerms(n2)
+        }
+        Detection::Unsupported(u) => Detection::Unsupported(u.clone()),
+    }
+}
