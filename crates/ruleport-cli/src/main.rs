@@ -1,1 +1,299 @@
-fn main() {}
+//! `ruleport`: port detection rules between SIEMs and prove every port on fixtures.
+//!
+//! Exit codes: 0 success; 1 a rule could not be read, ported to a requested target, or failed
+//! its tests; 2 bad command-line usage.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ruleport_eval::{load_paths, pair_fixtures, report, run_pairs, Converter, Loaded, Runner};
+use ruleport_mapping::{Mapping, SentinelSet};
+use ruleport_model::{ApproximationPolicy, Diagnostic, TargetId};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ruleport", version, about = "Port detection rules between SIEMs and prove every port correct")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct MappingArgs {
+    /// Extra mapping files overriding the built-in log-source and field mappings.
+    #[arg(long = "mapping", value_name = "FILE")]
+    mappings: Vec<PathBuf>,
+    /// Sentinel tables for Windows sources: xdr (Device* tables), event (SecurityEvent), asim.
+    #[arg(long, default_value = "xdr")]
+    sentinel_set: String,
+}
+
+impl MappingArgs {
+    fn converter(&self) -> Result<Converter, Diagnostic> {
+        let mut m = Mapping::with_overrides(&self.mappings)?;
+        m.sentinel_set = self
+            .sentinel_set
+            .parse::<SentinelSet>()
+            .map_err(|e| Diagnostic::error("E-USAGE", e))?;
+        Ok(Converter::new(m))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert rules (files or directories) and print the queries.
+    Convert {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Targets: kuery, eql, splunk, sentinel, sigma, elastic (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel")]
+        to: Vec<TargetId>,
+        /// What an approximate port does: ignore, warn (reasons to stderr) or error.
+        #[arg(long, default_value = "warn")]
+        on_approximate: ApproximationPolicy,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+    /// Run every rule that has fixtures: the rule model and each target, parsed back and evaluated.
+    Test {
+        /// Rules, fixture files and directories (default: rules/).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel,sigma,elastic")]
+        targets: Vec<TargetId>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// Also write a JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+    /// Validate rules without converting them.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Write rule packs for every target.
+    Pack {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Handlebars templates overriding the built-in ones (same relative names).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+}
+
+fn print_diagnostics(loaded: &Loaded) {
+    let mut err = std::io::stderr().lock();
+    for d in &loaded.diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Convert {
+            paths,
+            to,
+            on_approximate,
+            format,
+            mapping,
+        } => convert(&paths, &to, on_approximate, format, &mapping),
+        Command::Test {
+            paths,
+            targets,
+            format,
+            junit,
+            mapping,
+        } => test(paths, &targets, format, junit, &mapping),
+        Command::Check { paths } => check(&paths),
+        Command::Pack {
+            paths,
+            out,
+            templates,
+            mapping,
+        } => pack(&paths, out, templates, &mapping),
+    }
+}
+
+fn converter_or_exit(m: &MappingArgs) -> Result<Converter, ExitCode> {
+    m.converter().map_err(|d| {
+        eprintln!("{d}");
+        ExitCode::from(2)
+    })
+}
+
+fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, m: &MappingArgs) -> ExitCode {
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let loaded = load_paths(paths);
+    print_diagnostics(&loaded);
+    let mut failed = loaded.has_errors();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut json_rows = Vec::new();
+    for lr in &loaded.rules {
+        let rule = &lr.rule;
+        for &t in to {
+            match conv.port(rule, t) {
+                Ok(port) => {
+                    let status = if port.fidelity.is_exact() { "exact" } else { "approximate" };
+                    if !port.fidelity.is_exact() {
+                        match policy {
+                            ApproximationPolicy::Ignore => {}
+                            ApproximationPolicy::Warn | ApproximationPolicy::Error => {
+                                for r in port.fidelity.reasons() {
+                                    eprintln!("{}: {} (rule {}): {t} port is approximate: {r}", lr.path.display(), rule.meta.title, rule.meta.id);
+                                }
+                            }
+                        }
+                        if policy == ApproximationPolicy::Error {
+                            failed = true;
+                            continue;
+                        }
+                    }
+                    if format == OutputFormat::Json {
+                        json_rows.push(serde_json::json!({
+                            "path": lr.path, "rule_id": rule.meta.id, "title": rule.meta.title,
+                            "target": t, "status": status, "text": port.text,
+                            "reasons": port.fidelity.reasons(),
+                        }));
+                    } else {
+                        let _ = writeln!(out, "# {} ({}) -> {t} [{status}]\n{}\n", rule.meta.title, rule.meta.id, port.text.trim_end());
+                    }
+                }
+                Err(u) => {
+                    failed = true;
+                    eprintln!("{}: {} (rule {}): {u}", lr.path.display(), rule.meta.title, rule.meta.id);
+                    if format == OutputFormat::Json {
+                        json_rows.push(serde_json::json!({
+                            "path": lr.path, "rule_id": rule.meta.id, "title": rule.meta.title,
+                            "target": t, "status": "unsupported", "code": u.code, "reason": u.reason,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    if format == OutputFormat::Json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json_rows).unwrap_or_default());
+    }
+    if loaded.rules.is_empty() && !loaded.has_errors() {
+        eprintln!("no rules found in the given paths");
+        failed = true;
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn test(paths: Vec<PathBuf>, targets: &[TargetId], format: OutputFormat, junit: Option<PathBuf>, m: &MappingArgs) -> ExitCode {
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let mut loaded = load_paths(&paths);
+    let pairs = pair_fixtures(&mut loaded);
+    print_diagnostics(&loaded);
+    let runner = Runner {
+        converter: &conv,
+        targets: targets.to_vec(),
+    };
+    let reports = run_pairs(&runner, &pairs);
+    match format {
+        OutputFormat::Json => {
+            let body = serde_json::json!({
+                "rules": reports,
+                "counts": report::counts(&reports, targets),
+            });
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::table(&reports, targets, color));
+            println!();
+            print!("{}", report::summary(&reports, targets));
+        }
+    }
+    if let Some(j) = junit {
+        if let Err(e) = std::fs::write(&j, report::junit(&reports)) {
+            eprintln!("{}: cannot write JUnit report: {e}", j.display());
+            return ExitCode::from(1);
+        }
+    }
+    let failed = reports.iter().any(|r| r.failed()) || loaded.has_errors();
+    if pairs.is_empty() {
+        eprintln!("no fixtures found: nothing was tested");
+        return ExitCode::from(1);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check(paths: &[PathBuf]) -> ExitCode {
+    let loaded = load_paths(paths);
+    print_diagnostics(&loaded);
+    let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+    println!("{} rule(s) read, {} file(s) failed, {} error(s)", loaded.rules.len(), loaded.failed_files, errors);
+    if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn pack(paths: &[PathBuf], out: PathBuf, templates: Option<PathBuf>, m: &MappingArgs) -> ExitCode {
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let loaded = load_paths(paths);
+    print_diagnostics(&loaded);
+    let inputs: Vec<ruleport_pack::PackInput> = loaded
+        .rules
+        .iter()
+        .map(|lr| ruleport_pack::PackInput {
+            rule: lr.rule.clone(),
+            ports: TargetId::ALL.iter().map(|&t| (t, conv.port(&lr.rule, t))).collect(),
+        })
+        .collect();
+    let opts = ruleport_pack::PackOptions {
+        templates_dir: templates,
+        ..Default::default()
+    };
+    match ruleport_pack::build_packs(&inputs, &out, &opts) {
+        Ok(rep) => {
+            println!("{rep}");
+            if loaded.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("{}: cannot build packs: {e}", out.display());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The target registry and conversion: rule → mapped rule → port.
+
+use ruleport_mapping::Mapping;
+use ruleport_model::{
+    Approximation, Fidelity, Port, QueryLanguage, Rule, RuleFormat, TargetId, Unsupported,
+};
+
+static KUERY: ruleport_kuery::Kuery = ruleport_kuery::Kuery;
+static EQL: ruleport_eql::Eql = ruleport_eql::Eql;
+static SPLUNK: ruleport_splunk::Splunk = ruleport_splunk::Splunk;
+static SENTINEL: ruleport_sentinel::Sentinel = ruleport_sentinel::Sentinel;
+static SIGMA: ruleport_sigma::SigmaFormat = ruleport_sigma::SigmaFormat;
+static ELASTIC: ruleport_elastic::ElasticFormat = ruleport_elastic::ElasticFormat;
+
+/// The query language behind a target id, if it is one.
+pub fn query_language(t: TargetId) -> Option<&'static dyn QueryLanguage> {
+    Some(match t {
+        TargetId::Kuery => &KUERY,
+        TargetId::Eql => &EQL,
+        TargetId::Splunk => &SPLUNK,
+        TargetId::Sentinel => &SENTINEL,
+        _ => return None,
+    })
+}
+
+/// The rule format behind a target id, if it is one.
+pub fn rule_format(t: TargetId) -> Option<&'static dyn RuleFormat> {
+    Some(match t {
+        TargetId::Sigma => &SIGMA,
+        TargetId::Elastic => &ELASTIC,
+        _ => return None,
+    })
+}
+
+/// Converts rules with one mapping configuration.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    pub mapping: Mapping,
+}
+
+impl Converter {
+    pub fn new(mapping: Mapping) -> Self {
+        Converter { mapping }
+    }
+
+    /// Port a rule to a target. Mapping approximations are always part of the port's fidelity.
+    pub fn port(&self, rule: &Rule, target: TargetId) -> Result<Port, Unsupported> {
+        let (schema, result) = if let Some(lang) = query_language(target) {
+            let mapped = self.mapping.map_rule(rule, lang.schema());
+            (mapped.approximations.clone(), lang.emit(&mapped))
+        } else if let Some(fmt) = rule_format(target) {
+            let mapped = self.mapping.map_rule(rule, fmt.schema());
+            (mapped.approximations.clone(), fmt.export(&mapped))
+        } else {
+            return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
+        };
+        result.map(|mut port| {
+            let mut reasons: Vec<Approximation> = port.fidelity.reasons().to_vec();
+            reasons.extend(schema);
+            port.fidelity = Fidelity::from_reasons(reasons);
+            port
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Running fixtures: the rule model is the reference; each target's emitted text is parsed back
+//! and run with that target's semantics on the same events seen through the mapping layer.
+
+use crate::convert::{query_language, rule_format, Converter};
+use crate::fixtures::{Expect, FixtureCase, FixtureFile};
+use ruleport_model::eval::RuleEvaluator;
+use ruleport_model::{Fidelity, Rule, Schema, TargetId};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One target's verdict on one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum Verdict {
+    Fired(bool),
+    Error(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    pub name: String,
+    pub line: Option<u32>,
+    pub expect: Expect,
+    /// The rule model's verdict.
+    pub reference: Verdict,
+    pub targets: BTreeMap<TargetId, Verdict>,
+}
+
+/// How one target fared on one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum TargetStatus {
+    /// Exact port; every case agrees with the reference.
+    Exact,
+    /// Declared approximate; `diverged` cases differ from the reference (explained by the reasons).
+    Approximate { reasons: Vec<String>, diverged: usize },
+    Unsupported { code: String, reason: String },
+    /// An exact port whose verdict differs from the reference: a wrong port.
+    Mismatch { cases: Vec<String> },
+    /// The emitted text did not parse back, or running it failed.
+    Error { message: String },
+}
+
+impl TargetStatus {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TargetStatus::Mismatch { .. } | TargetStatus::Error { .. })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            TargetStatus::Exact => "exact",
+            TargetStatus::Approximate { .. } => "approximate",
+            TargetStatus::Unsupported { .. } => "unsupported",
+            TargetStatus::Mismatch { .. } => "MISMATCH",
+            TargetStatus::Error { .. } => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    pub rule_id: String,
+    pub title: String,
+    pub rule_path: Option<PathBuf>,
+    pub fixtures_path: PathBuf,
+    pub cases: Vec<CaseOutcome>,
+    /// Cases where the rule model disagrees with the fixture's expectation.
+    pub reference_failures: Vec<String>,
+    pub targets: BTreeMap<TargetId, TargetStatus>,
+    pub ports: BTreeMap<TargetId, String>,
+}
+
+impl RuleReport {
+    pub fn failed(&self) -> bool {
+        !self.reference_failures.is_empty() || self.targets.values().any(TargetStatus::is_failure)
+    }
+}
+
+/// Runs fixture files against rules.
+pub struct Runner<'c> {
+    pub converter: &'c Converter,
+    pub targets: Vec<TargetId>,
+}
+
+impl<'c> Runner<'c> {
+    fn events_for(&self, rule_schema: Schema, file: &FixtureFile, case: &FixtureCase, to: Schema, target: Option<TargetId>) -> Vec<Value> {
+        if let Some(t) = target {
+            if let Some(v) = case.views.get(&t) {
+                return v.clone().into_vec();
+            }
+        }
+        let from = file.schema.unwrap_or(rule_schema);
+        let declared = case.logsource.as_deref().or(file.logsource.as_deref());
+        case.events()
+            .iter()
+            .map(|e| self.converter.mapping.view_event(e, from, declared, to))
+            .collect()
+    }
+
+    fn reference_verdict(&self, rule: &Rule, file: &FixtureFile, case: &FixtureCase) -> Verdict {
+        let ev = match RuleEvaluator::new(rule) {
+            Ok(e) => e,
+            Err(e) => return Verdict::Error(e.to_string()),
+        };
+        let events = self.events_for(rule.schema, file, case, rule.schema, None);
+        let mapping = &self.converter.mapping;
+        let schema = rule.schema;
+        let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
+        Verdict::Fired(!ev.run(&events, Some(&gate)).is_empty())
+    }
+
+    /// Run every case of a fixture file against a rule on every target.
+    pub fn run(&self, rule: &Rule, rule_path: Option<PathBuf>, fixtures_path: PathBuf, file: &FixtureFile) -> RuleReport {
+        let mut report = RuleReport {
+            rule_id: rule.meta.id.clone(),
+            title: rule.meta.title.clone(),
+            rule_path,
+            fixtures_path,
+            cases: Vec::new(),
+            reference_failures: Vec::new(),
+            targets: BTreeMap::new(),
+            ports: BTreeMap::new(),
+        };
+        for case in &file.cases {
+            let reference = self.reference_verdict(rule, file, case);
+            if reference != Verdict::Fired(case.expect.fires()) {
+                report.reference_failures.push(case.name.clone());
+            }
+            report.cases.push(CaseOutcome {
+                name: case.name.clone(),
+                line: case.line,
+                expect: case.expect,
+                reference,
+                targets: BTreeMap::new(),
+            });
+        }
+        for &t in &self.targets {
+            let status = self.run_target(rule, file, t, &mut report);
+            report.targets.insert(t, status);
+        }
+        report
+    }
+
+    fn run_target(&self, rule: &Rule, file: &FixtureFile, t: TargetId, report: &mut RuleReport) -> TargetStatus {
+        let port = match self.converter.port(rule, t) {
+            Ok(p) => p,
+            Err(u) => {
+                return TargetStatus::Unsupported {
+                    code: u.code,
+                    reason: u.reason,
+                }
+            }
+        };
+        report.ports.insert(t, port.text.clone());
+        // Parse the emitted text back with the target's own parser.
+        let verdicts: Vec<Verdict> = if let Some(lang) = query_language(t) {
+            let compiled = match lang.compile(&port.text) {
+                Ok(c) => c,
+                Err(d) => {
+                    return TargetStatus::Error {
+                        message: format!("emitted {t} does not parse back: {d}"),
+                    }
+                }
+            };
+            file.cases
+                .iter()
+                .map(|case| {
+                    let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t));
+                    match compiled.run(&events) {
+                        Ok(groups) => Verdict::Fired(!groups.is_empty()),
+                        Err(e) => Verdict::Error(e.to_string()),
+                    }
+                })
+                .collect()
+        } else if let Some(fmt) = rule_format(t) {
+            let back = match fmt.import_text(&port.text, None) {
+                Ok(mut rules) if !rules.is_empty() => rules.remove(0),
+                Ok(_) => {
+                    return TargetStatus::Error {
+                        message: format!("exported {t} holds no rule"),
+                    }
+                }
+                Err(d) => {
+                    let msgs: Vec<String> = d.iter().map(ToString::to_string).collect();
+                    return TargetStatus::Error {
+                        message: format!("exported {t} does not import back: {}", msgs.join("; ")),
+                    };
+                }
+            };
+            file.cases
+                .iter()
+                .map(|case| {
+                    let events = self.events_for(rule.schema, file, case, back.schema, Some(t));
+                    let mapping = &self.converter.mapping;
+                    let schema = back.schema;
+                    let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
+                    match RuleEvaluator::new(&back) {
+                        Ok(ev) => Verdict::Fired(!ev.run(&events, Some(&gate)).is_empty()),
+                        Err(e) => Verdict::Error(e.to_string()),
+                    }
+                })
+                .collect()
+        } else {
+            return TargetStatus::Unsupported {
+                code: "unknown-target".into(),
+                reason: "no emitter".into(),
+            };
+        };
+        let mut diverged = Vec::new();
+        for (case, verdict) in report.cases.iter_mut().zip(verdicts) {
+            if let Verdict::Error(e) = &verdict {
+                return TargetStatus::Error {
+                    message: format!("case `{}`: {e}", case.name),
+                };
+            }
+            if verdict != case.reference {
+                diverged.push(case.name.clone());
+            }
+            case.targets.insert(t, verdict);
+        }
+        match port.fidelity {
+            Fidelity::Exact if diverged.is_empty() => TargetStatus::Exact,
+            Fidelity::Exact => TargetStatus::Mismatch { cases: diverged },
+            Fidelity::Approximate(reasons) => TargetStatus::Approximate {
+                reasons: reasons.iter().map(ToString::to_string).collect(),
+                diverged: diverged.len(),
+            },
+        }
+    }
+}

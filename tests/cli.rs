@@ -1,0 +1,120 @@
+//! The CLI contract: commands, outputs and exit codes that users' scripts rely on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ruleport(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ruleport"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run ruleport")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const SEED: &str = "rules/elastic/azure_application_credential_modification.toml";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn convert_prints_five_translations_of_the_seed() {
+    let out = ruleport(&["convert", SEED, "--to", "kuery,eql,splunk,sentinel,sigma"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    for t in ["kuery", "eql", "splunk", "sentinel", "sigma"] {
+        assert!(stdout.contains(&format!("-> {t} [exact]")), "missing {t} in:\n{stdout}");
+    }
+    assert!(stdout.contains("AuditLogs"), "{stdout}");
+    assert!(stdout.contains("azure:monitor:aad"), "{stdout}");
+}
+
+#[test]
+fn unknown_target_is_a_usage_error() {
+    let out = ruleport(&["convert", SEED, "--to", "qradar"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown target"));
+}
+
+fn seed_copy(dir: &Path, query: &str) -> PathBuf {
+    let src = std::fs::read_to_string(repo().join(SEED)).expect("seed");
+    let start = src.find("query = '''").expect("query");
+    let end = src[start + 11..].find("'''").expect("end") + start + 11;
+    let new = format!("{}query = '''\n{query}\n{}", &src[..start], &src[end..]);
+    let p = dir.join("broken.toml");
+    std::fs::write(&p, new).expect("write");
+    p
+}
+
+#[test]
+fn a_broken_query_names_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = seed_copy(dir.path(), "event.dataset:azure.auditlogs and event.outcome:(success or");
+    let out = ruleport(&["convert", p.to_str().expect("utf8"), "--to", "kuery"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let text_before = std::fs::read_to_string(&p).expect("read");
+    let line = text_before.lines().position(|l| l.starts_with("event.dataset:azure")).expect("line") + 1;
+    assert!(stderr.contains(&format!("broken.toml:{line}:")), "stderr: {stderr}");
+    assert!(stderr.contains("1a36cace-11a7-43a8-9a10-b497c5a02cd3"), "stderr: {stderr}");
+}
+
+#[test]
+fn batch_goes_on_past_a_bad_rule_and_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("tmp");
+    seed_copy(dir.path(), "event.outcome:(");
+    std::fs::copy(repo().join(SEED), dir.path().join("good.toml")).expect("copy");
+    let out = ruleport(&["convert", dir.path().to_str().expect("utf8"), "--to", "sentinel"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("AuditLogs"), "the good rule is still converted");
+    assert!(text(&out.stderr).contains("broken.toml"));
+}
+
+#[test]
+fn a_fixture_file_written_by_someone_else_runs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::copy(repo().join(SEED), dir.path().join("seed.toml")).expect("copy");
+    let fixtures = dir.path().join("my-cases.yml");
+    std::fs::write(
+        &fixtures,
+        r#"rule: seed.toml
+cases:
+  - name: hit
+    expect: match
+    event: {"event.dataset": azure.auditlogs, "event.outcome": Success, "azure.auditlogs.operation_name": "Update application - Certificates and secrets management"}
+  - name: wrong case
+    expect: no_match
+    event: {"event.dataset": azure.auditlogs, "event.outcome": sUccess, "azure.auditlogs.operation_name": "Update application - Certificates and secrets management"}
+"#,
+    )
+    .expect("write");
+    let out = ruleport(&["test", fixtures.to_str().expect("utf8")]);
+    assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 passed"));
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_test_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::copy(repo().join(SEED), dir.path().join("seed.toml")).expect("copy");
+    let fixtures = dir.path().join("seed.fixtures.yml");
+    std::fs::write(
+        &fixtures,
+        "cases:\n  - name: claims SUCCESS matches\n    expect: match\n    event: {\"event.dataset\": azure.auditlogs, \"event.outcome\": SUCCESS, \"azure.auditlogs.operation_name\": \"Update application - Certificates and secrets management\"}\n",
+    )
+    .expect("write");
+    let out = ruleport(&["test", dir.path().to_str().expect("utf8"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["rules"][0]["reference_failures"][0], "claims SUCCESS matches");
+}
+
+#[test]
+fn check_validates_the_bundled_rules() {
+    let out = ruleport(&["check", "rules"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
