@@ -28,8 +28,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Pair every fixture file with its rule: `rule:` as a path relative to the fixture file or as a
-/// rule id, else the rule file with the same stem (`x.fixtures.yml` ↔ `x.toml`/`x.yml`). A rule
+/// Pair every fixture file with its rule: `rule:` as a path relative to the fixture file (with
+/// `#id` to pick one rule of a multi-rule file) or as a rule id, else the rule file with the same stem (`x.fixtures.yml` ↔ `x.toml`/`x.yml`). A rule
 /// named by path but not among `loaded` is read from disk.
 pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
     let mut pairs = Vec::new();
@@ -37,10 +37,16 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
     for fx in fixtures {
         let dir = fx.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let found = match &fx.file.rule {
-            Some(r) => {
+            Some(spec) => {
+                // `path#id` picks one rule of a multi-rule file.
+                let (r, id) = match spec.rsplit_once('#') {
+                    Some((p, id)) => (p.to_string(), Some(id.to_string())),
+                    None => (spec.clone(), None),
+                };
+                let r = &r;
                 let candidate = dir.join(r);
                 let by_path: Vec<&LoadedRule> = loaded.rules.iter().filter(|lr| same_file(&lr.path, &candidate)).collect();
-                if !by_path.is_empty() {
+                let matched: Vec<LoadedRule> = if !by_path.is_empty() {
                     by_path.into_iter().cloned().collect::<Vec<_>>()
                 } else if candidate.is_file() {
                     let extra = load_paths(&[candidate.clone()]);
@@ -49,6 +55,13 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
                     extra.rules
                 } else {
                     loaded.rules.iter().filter(|lr| lr.rule.meta.id == *r).cloned().collect()
+                };
+                match id {
+                    Some(id) => matched
+                        .into_iter()
+                        .filter(|lr| lr.rule.meta.id == id || lr.rule.meta.name.as_deref() == Some(id.as_str()))
+                        .collect(),
+                    None => matched,
                 }
             }
             None => {
@@ -108,4 +121,28 @@ pub fn run_pairs(runner: &Runner<'_>, pairs: &[TestPair]) -> Vec<RuleReport> {
 /// The default rule and fixture locations relative to a repository root.
 pub fn default_paths(root: &Path) -> Vec<PathBuf> {
     vec![root.join("rules")]
+}
+
+pub mod witness;
+
+/// Witnesses for a rule as a fixture file (cases labelled by the reference), for differential runs.
+pub fn witness_fixtures(rule: &ruleport_model::Rule, mapping: &ruleport_mapping::Mapping) -> FixtureFile {
+    let cases = witness::generate(rule, mapping)
+        .into_iter()
+        .map(|w| FixtureCase {
+            name: w.label,
+            expect: if w.expect { Expect::Match } else { Expect::NoMatch },
+            event: None,
+            events: Some(w.events),
+            logsource: w.logsource,
+            views: Default::default(),
+            line: None,
+        })
+        .collect();
+    FixtureFile {
+        rule: None,
+        schema: Some(rule.schema),
+        logsource: None,
+        cases,
+    }
 }
