@@ -1,1 +1,118 @@
-//! Splunk SPL: emitter, parser and evaluator for the emitted subset
+//! Splunk SPL: emitter, parser and evaluator for the emitted subset.
+//!
+//! - [`Splunk`] implements [`QueryLanguage`]: `emit` writes SPL that keeps the rule's meaning
+//!   (see [`emit`](crate::emit) for the layout), `compile` parses SPL back and runs it with
+//!   Splunk's semantics over Splunk event views.
+//! - [`parse`] gives the [`ast::Pipeline`] of a search.
+
+pub mod ast;
+mod emit;
+mod eval;
+mod parse;
+mod regex_dialect;
+
+pub use emit::{eval_field, quote, search_field};
+pub use parse::{parse, parse_span, MAX_DEPTH};
+
+use ruleport_model::{
+    CompiledQuery, Diagnostic, Fidelity, MappedRule, Port, QueryLanguage, RunError, Schema,
+    TargetId, Unsupported,
+};
+use serde_json::Value;
+
+/// Output settings for the SPL emitter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplunkOptions {
+    /// Put a case-insensitive superset of each `| where` condition into the base search, so
+    /// Splunk can use its index (default on; the result is the same either way).
+    pub prefilter: bool,
+}
+
+impl Default for SplunkOptions {
+    fn default() -> Self {
+        SplunkOptions { prefilter: true }
+    }
+}
+
+/// The Splunk SPL target.
+#[derive(Debug, Clone, Default)]
+pub struct Splunk {
+    options: SplunkOptions,
+}
+
+impl Splunk {
+    /// A target with default options.
+    pub fn new() -> Self {
+        Splunk::default()
+    }
+
+    /// A target with the given options.
+    pub fn with_options(options: SplunkOptions) -> Self {
+        Splunk { options }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &SplunkOptions {
+        &self.options
+    }
+}
+
+/// Emit SPL for a rule with the given options (what [`Splunk::emit`] calls).
+pub fn emit_search(rule: &MappedRule, options: &SplunkOptions) -> Result<Port, Unsupported> {
+    let mut e = emit::Emitter::new(options);
+    let text = e.rule(rule)?;
+    let mut reasons = rule.approximations.clone();
+    reasons.extend(e.approx);
+    Ok(Port {
+        target: TargetId::Splunk,
+        text,
+        fidelity: Fidelity::from_reasons(reasons),
+    })
+}
+
+/// Parse and prepare SPL for evaluation (what [`Splunk::compile`] returns, as a concrete type).
+#[allow(clippy::result_large_err)]
+pub fn compile(text: &str) -> Result<CompiledSpl, Diagnostic> {
+    let pipeline = parse(text)?;
+    let program = eval::Program::new(pipeline).map_err(|m| {
+        Diagnostic::error("E-SPL-REGEX", m)
+            .with_hint("ruleport evaluates PCRE with a linear-time engine")
+    })?;
+    Ok(CompiledSpl { program })
+}
+
+/// A parsed SPL search, runnable over Splunk event views.
+pub struct CompiledSpl {
+    program: eval::Program,
+}
+
+impl CompiledSpl {
+    /// The parsed pipeline.
+    pub fn pipeline(&self) -> &ast::Pipeline {
+        &self.program.pipeline
+    }
+}
+
+impl CompiledQuery for CompiledSpl {
+    fn run(&self, events: &[Value]) -> Result<Vec<Vec<usize>>, RunError> {
+        self.program.run(events)
+    }
+}
+
+impl QueryLanguage for Splunk {
+    fn id(&self) -> TargetId {
+        TargetId::Splunk
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::Splunk
+    }
+
+    fn emit(&self, rule: &MappedRule) -> Result<Port, Unsupported> {
+        emit_search(rule, &self.options)
+    }
+
+    fn compile(&self, text: &str) -> Result<Box<dyn CompiledQuery>, Diagnostic> {
+        Ok(Box::new(compile(text)?))
+    }
+}

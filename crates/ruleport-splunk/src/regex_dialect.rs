@@ -1,0 +1,232 @@
+//! Regex dialects: the IR's Rust/RE2 syntax out to Splunk's PCRE, and PCRE back in to Rust for
+//! the evaluator. The one semantic trap handled here is `$`: outside multiline mode PCRE's `$`
+//! also matches before a final newline, Rust's only at the very end.
+
+use ruleport_model::matching::{REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT};
+use ruleport_model::{Approximation, RegexAnchor, RegexSpec};
+
+/// Whether the pattern turns multiline mode on with an inline flag group (`(?m)`, `(?im:`…).
+fn has_inline_multiline(p: &str) -> bool {
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'(' && b[i + 1] == b'?' {
+            let mut j = i + 2;
+            while j < b.len() && b[j].is_ascii_alphabetic() {
+                if b[j] == b'm' {
+                    return true;
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Replace every `$` that is an end-of-text assertion (unescaped, outside a class) by `with`.
+fn rewrite_dollar(p: &str, with: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut chars = p.chars().peekable();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+                // A `]` right after `[` or `[^` is literal.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            '$' if class_depth == 0 => out.push_str(with),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// PCRE text for an IR regex, plus what could not be kept exactly.
+pub(crate) fn to_pcre(spec: &RegexSpec) -> (String, Vec<Approximation>) {
+    let mut approx = Vec::new();
+    let multiline = spec.multiline || has_inline_multiline(&spec.pattern);
+    let body = if multiline {
+        spec.pattern.clone()
+    } else {
+        rewrite_dollar(&spec.pattern, r"\z")
+    };
+    if ["&&", "--", "~~"]
+        .iter()
+        .any(|op| spec.pattern.contains(op))
+        && spec.pattern.contains('[')
+    {
+        approx.push(Approximation::new(
+            "regex-dialect",
+            "the regex may use Rust class set operations (&&, --, ~~) that PCRE reads literally",
+        ));
+    }
+    let body = match spec.anchor {
+        RegexAnchor::Search => body,
+        RegexAnchor::Full => format!(r"\A(?:{body})\z"),
+    };
+    let mut flags = String::new();
+    if spec.case.is_insensitive() {
+        flags.push('i');
+    }
+    if spec.multiline {
+        flags.push('m');
+    }
+    if spec.dotall {
+        flags.push('s');
+    }
+    let text = if flags.is_empty() {
+        body
+    } else {
+        format!("(?{flags}){body}")
+    };
+    (text, approx)
+}
+
+/// PCRE constructs the Rust engine cannot run, with the reason.
+fn pcre_only(p: &str) -> Option<&'static str> {
+    const GROUPS: [(&str, &str); 9] = [
+        ("(?=", "lookahead"),
+        ("(?!", "negative lookahead"),
+        ("(?<=", "lookbehind"),
+        ("(?<!", "negative lookbehind"),
+        ("(?>", "atomic group"),
+        ("(?|", "branch reset"),
+        ("(?(", "conditional group"),
+        ("(?R)", "recursion"),
+        ("(*", "backtracking verb"),
+    ];
+    let chars: Vec<(usize, char)> = p.char_indices().collect();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        let next = chars.get(i + 1).map(|x| x.1);
+        if c == '\\' {
+            match next {
+                Some(d) if d.is_ascii_digit() && d != '0' => return Some("backreference"),
+                Some('K') => return Some("match reset \\K"),
+                Some('G') => return Some("\\G anchor"),
+                Some('Q') => return Some("\\Q…\\E quoting"),
+                Some('g') | Some('k') => return Some("named or relative backreference"),
+                _ => {}
+            }
+            i += 2;
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &p[at..];
+        if c == '[' {
+            in_class = true;
+            // A `]` right after `[` or `[^` is literal.
+            if rest.starts_with("[^]") {
+                i += 2;
+            } else if rest.starts_with("[]") {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        for (pat, why) in GROUPS {
+            if rest.starts_with(pat) {
+                return Some(why);
+            }
+        }
+        if matches!(c, '*' | '+' | '?' | '}') && next == Some('+') {
+            return Some("possessive quantifier");
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Compile a PCRE pattern (as Splunk's `regex`/`match` see it) with the Rust engine.
+pub(crate) fn compile_pcre(pattern: &str) -> Result<regex::Regex, String> {
+    if let Some(why) = pcre_only(pattern) {
+        return Err(format!(
+            "the regex uses a PCRE-only construct ({why}) that the linear-time evaluator cannot run"
+        ));
+    }
+    let translated = if has_inline_multiline(pattern) {
+        pattern.to_string()
+    } else {
+        // PCRE `$` = end, or before a final newline.
+        rewrite_dollar(pattern, r"(?:\n?\z)")
+    };
+    regex::RegexBuilder::new(&translated)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid or unsupported regex: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruleport_model::Case;
+
+    fn spec(p: &str) -> RegexSpec {
+        RegexSpec {
+            pattern: p.into(),
+            case: Case::Sensitive,
+            multiline: false,
+            dotall: false,
+            anchor: RegexAnchor::Search,
+        }
+    }
+
+    #[test]
+    fn dollar_becomes_end_of_text() {
+        assert_eq!(to_pcre(&spec(r"a$")).0, r"a\z");
+        assert_eq!(to_pcre(&spec(r"a\$[$]")).0, r"a\$[$]");
+        let mut s = spec("x");
+        s.anchor = RegexAnchor::Full;
+        s.case = Case::Insensitive;
+        assert_eq!(to_pcre(&s).0, r"(?i)\A(?:x)\z");
+    }
+
+    #[test]
+    fn pcre_dollar_matches_before_final_newline() {
+        let re = compile_pcre("abc$").expect("compiles");
+        assert!(re.is_match("abc\n"));
+        assert!(re.is_match("abc"));
+        assert!(!re.is_match("abc\nx"));
+    }
+
+    #[test]
+    fn pcre_only_constructs_are_reported() {
+        for p in [r"a(?=b)", r"(a)\1", r"a++", r"(?>a)"] {
+            let e = compile_pcre(p).expect_err(p);
+            assert!(e.contains("PCRE-only"), "{e}");
+        }
+    }
+}
