@@ -5,8 +5,8 @@ use crate::value::{Case, Piece, StrPattern};
 use std::net::IpAddr;
 
 /// Size limits for every regex ruleport compiles (issue: bounded resources).
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
-pub const REGEX_DFA_LIMIT: usize = 1 << 22;
+pub const REGEX_SIZE_LIMIT: usize = 1 << 24;
+pub const REGEX_DFA_LIMIT: usize = 1 << 24;
 
 /// Case folding used for case-insensitive comparison: full Unicode lower-casing.
 pub fn fold(s: &str) -> String {
