@@ -73,6 +73,48 @@ enum Command {
         /// Also write a JUnit XML report.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also check every rule (with or without fixtures) on witness events generated from
+        /// its model: matches per branch and near-misses.
+        #[arg(long)]
+        differential: bool,
+        /// Also run SigmaHQ regression tests found under this folder (a Sigma repository or
+        /// its regression_data), from both the JSON renderings and the EVTX files.
+        #[arg(long, value_name = "DIR")]
+        regression: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+    /// Write or compare one snapshot file per rule and target; a changed output fails with a diff.
+    Snapshot {
+        /// Rules and directories (default: rules/).
+        paths: Vec<PathBuf>,
+        /// Where snapshot files live.
+        #[arg(long, default_value = "snapshots")]
+        dir: PathBuf,
+        /// Write new and changed snapshots instead of failing on them.
+        #[arg(long)]
+        accept: bool,
+        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel,sigma,elastic")]
+        targets: Vec<TargetId>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+    /// Check both shared corpora: import, round trip, ports, parse-back and witnesses; compare
+    /// the counts with a baseline and fail when one drops.
+    Corpus {
+        /// The shared folder (default: $RULEPORT_SHARED or ../shared).
+        #[arg(long)]
+        shared: Option<PathBuf>,
+        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel")]
+        targets: Vec<TargetId>,
+        /// Baseline counts (JSON); with --update-baseline it is rewritten.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        #[arg(long)]
+        update_baseline: bool,
+        /// Skip the witness (differential) check.
+        #[arg(long)]
+        no_differential: bool,
         #[command(flatten)]
         mapping: MappingArgs,
     },
@@ -117,8 +159,25 @@ fn main() -> ExitCode {
             targets,
             format,
             junit,
+            differential,
+            regression,
             mapping,
-        } => test(paths, &targets, format, junit, &mapping),
+        } => test(paths, &targets, format, junit, differential, regression, &mapping),
+        Command::Snapshot {
+            paths,
+            dir,
+            accept,
+            targets,
+            mapping,
+        } => snapshot(paths, &dir, accept, &targets, &mapping),
+        Command::Corpus {
+            shared,
+            targets,
+            baseline,
+            update_baseline,
+            no_differential,
+            mapping,
+        } => corpus(shared, &targets, baseline, update_baseline, !no_differential, &mapping),
         Command::Check { paths } => check(&paths),
         Command::Pack {
             paths,
@@ -204,20 +263,45 @@ fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, form
     }
 }
 
-fn test(paths: Vec<PathBuf>, targets: &[TargetId], format: OutputFormat, junit: Option<PathBuf>, m: &MappingArgs) -> ExitCode {
+#[allow(clippy::too_many_arguments)]
+fn test(
+    paths: Vec<PathBuf>,
+    targets: &[TargetId],
+    format: OutputFormat,
+    junit: Option<PathBuf>,
+    differential: bool,
+    regression: Option<PathBuf>,
+    m: &MappingArgs,
+) -> ExitCode {
     let conv = match converter_or_exit(m) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let paths = if paths.is_empty() && regression.is_none() { vec![PathBuf::from("rules")] } else { paths };
     let mut loaded = load_paths(&paths);
-    let pairs = pair_fixtures(&mut loaded);
+    let mut pairs = pair_fixtures(&mut loaded);
+    if let Some(dir) = &regression {
+        let (extra, diags) = ruleport_eval::regression::regression_pairs(dir, &loaded.rules);
+        loaded.diagnostics.extend(diags);
+        pairs.extend(extra);
+    }
     print_diagnostics(&loaded);
     let runner = Runner {
         converter: &conv,
         targets: targets.to_vec(),
     };
-    let reports = run_pairs(&runner, &pairs);
+    let mut reports = run_pairs(&runner, &pairs);
+    if differential {
+        for lr in &loaded.rules {
+            let fx = ruleport_eval::witness_fixtures(&lr.rule, &conv.mapping);
+            if fx.cases.is_empty() {
+                continue;
+            }
+            let mut r = runner.run(&lr.rule, Some(lr.path.clone()), lr.path.clone(), &fx);
+            r.title = format!("{} [witnesses]", r.title);
+            reports.push(r);
+        }
+    }
     match format {
         OutputFormat::Json => {
             let body = serde_json::json!({
@@ -240,7 +324,7 @@ fn test(paths: Vec<PathBuf>, targets: &[TargetId], format: OutputFormat, junit: 
         }
     }
     let failed = reports.iter().any(|r| r.failed()) || loaded.has_errors();
-    if pairs.is_empty() {
+    if reports.is_empty() {
         eprintln!("no fixtures found: nothing was tested");
         return ExitCode::from(1);
     }
@@ -295,5 +379,94 @@ fn pack(paths: &[PathBuf], out: PathBuf, templates: Option<PathBuf>, m: &Mapping
             eprintln!("{}: cannot build packs: {e}", out.display());
             ExitCode::from(1)
         }
+    }
+}
+
+fn snapshot(paths: Vec<PathBuf>, dir: &std::path::Path, accept: bool, targets: &[TargetId], m: &MappingArgs) -> ExitCode {
+    use ruleport_eval::snapshot::SnapshotOutcome;
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let loaded = load_paths(&paths);
+    print_diagnostics(&loaded);
+    let entries = match ruleport_eval::snapshot::run(&loaded.rules, targets, dir, accept, &conv) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{}: cannot write snapshots: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    let (mut unchanged, mut new, mut changed, mut written) = (0, 0, 0, 0);
+    for e in &entries {
+        match &e.outcome {
+            SnapshotOutcome::Unchanged => unchanged += 1,
+            SnapshotOutcome::New => {
+                new += 1;
+                println!("new snapshot: {}", e.path.display());
+            }
+            SnapshotOutcome::Changed(diff) => {
+                changed += 1;
+                print!("{diff}");
+            }
+            SnapshotOutcome::Written => {
+                written += 1;
+                println!("written: {}", e.path.display());
+            }
+        }
+    }
+    println!("{unchanged} unchanged, {changed} changed, {new} new, {written} written");
+    if changed + new > 0 {
+        println!("run `ruleport snapshot --accept` to accept the new outputs");
+    }
+    if changed + new > 0 || loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn corpus(shared: Option<PathBuf>, targets: &[TargetId], baseline: Option<PathBuf>, update: bool, differential: bool, m: &MappingArgs) -> ExitCode {
+    use ruleport_eval::corpus;
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(shared) = shared.or_else(corpus::shared_dir) else {
+        eprintln!("the shared corpora were not found: pass --shared DIR or set RULEPORT_SHARED");
+        return ExitCode::from(1);
+    };
+    if !shared.join("corpus").is_dir() {
+        eprintln!("{}: no corpus/ folder here", shared.display());
+        return ExitCode::from(1);
+    }
+    let report = corpus::run(&shared, &conv, targets, differential);
+    print!("{}", corpus::render(&report));
+    let mut problems = Vec::new();
+    if let Some(b) = &baseline {
+        if update {
+            if let Err(e) = std::fs::write(b, serde_json::to_string_pretty(&report).unwrap_or_default() + "\n") {
+                eprintln!("{}: cannot write baseline: {e}", b.display());
+                return ExitCode::from(1);
+            }
+            println!("baseline written to {}", b.display());
+        } else {
+            match std::fs::read_to_string(b).map(|t| serde_json::from_str::<corpus::CorpusReport>(&t)) {
+                Ok(Ok(base)) => problems = corpus::regressions(&report, &base),
+                Ok(Err(e)) => problems.push(format!("{}: invalid baseline: {e}", b.display())),
+                Err(e) => problems.push(format!("{}: cannot read baseline: {e}", b.display())),
+            }
+        }
+    } else {
+        problems = corpus::regressions(&report, &corpus::CorpusReport::default());
+    }
+    for p in &problems {
+        eprintln!("corpus check failed: {p}");
+    }
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -7,7 +7,7 @@ use ruleport_model::{
 
 static KUERY: ruleport_kuery::Kuery = ruleport_kuery::Kuery;
 static EQL: ruleport_eql::Eql = ruleport_eql::Eql;
-static SPLUNK: ruleport_splunk::Splunk = ruleport_splunk::Splunk;
+static SPLUNK: std::sync::LazyLock<ruleport_splunk::Splunk> = std::sync::LazyLock::new(ruleport_splunk::Splunk::new);
 static SENTINEL: ruleport_sentinel::Sentinel = ruleport_sentinel::Sentinel;
 static SIGMA: ruleport_sigma::SigmaFormat = ruleport_sigma::SigmaFormat;
 static ELASTIC: ruleport_elastic::ElasticFormat = ruleport_elastic::ElasticFormat;
@@ -17,7 +17,7 @@ pub fn query_language(t: TargetId) -> Option<&'static dyn QueryLanguage> {
     Some(match t {
         TargetId::Kuery => &KUERY,
         TargetId::Eql => &EQL,
-        TargetId::Splunk => &SPLUNK,
+        TargetId::Splunk => &*SPLUNK,
         TargetId::Sentinel => &SENTINEL,
         _ => return None,
     })

@@ -63,6 +63,9 @@ pub struct FixtureCase {
     /// Per-target replacement events.
     #[serde(default)]
     pub views: BTreeMap<TargetId, EventsOrOne>,
+    /// With `expect: match`, the least number of alerts (default 1).
+    #[serde(default)]
+    pub min_matches: Option<usize>,
     /// Line of the case in the file (filled in when parsed).
     #[serde(skip)]
     pub line: Option<u32>,

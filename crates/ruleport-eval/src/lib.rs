@@ -136,6 +136,7 @@ pub fn witness_fixtures(rule: &ruleport_model::Rule, mapping: &ruleport_mapping:
             events: Some(w.events),
             logsource: w.logsource,
             views: Default::default(),
+            min_matches: None,
             line: None,
         })
         .collect();
@@ -146,3 +147,7 @@ pub fn witness_fixtures(rule: &ruleport_model::Rule, mapping: &ruleport_mapping:
         cases,
     }
 }
+
+pub mod corpus;
+pub mod snapshot;
+pub mod regression;

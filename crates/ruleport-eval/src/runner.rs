@@ -108,7 +108,7 @@ impl<'c> Runner<'c> {
         let mapping = &self.converter.mapping;
         let schema = rule.schema;
         let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
-        Verdict::Fired(!ev.run(&events, Some(&gate)).is_empty())
+        Verdict::Fired(ev.run(&events, Some(&gate)).len() >= case.min_matches.unwrap_or(1).max(1))
     }
 
     /// Run every case of a fixture file against a rule on every target.
@@ -169,7 +169,7 @@ impl<'c> Runner<'c> {
                 .map(|case| {
                     let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t));
                     match compiled.run(&events) {
-                        Ok(groups) => Verdict::Fired(!groups.is_empty()),
+                        Ok(groups) => Verdict::Fired(groups.len() >= case.min_matches.unwrap_or(1).max(1)),
                         Err(e) => Verdict::Error(e.to_string()),
                     }
                 })
@@ -197,7 +197,7 @@ impl<'c> Runner<'c> {
                     let schema = back.schema;
                     let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
                     match RuleEvaluator::new(&back) {
-                        Ok(ev) => Verdict::Fired(!ev.run(&events, Some(&gate)).is_empty()),
+                        Ok(ev) => Verdict::Fired(ev.run(&events, Some(&gate)).len() >= case.min_matches.unwrap_or(1).max(1)),
                         Err(e) => Verdict::Error(e.to_string()),
                     }
                 })

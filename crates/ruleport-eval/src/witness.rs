@@ -8,7 +8,7 @@ use ruleport_mapping::Mapping;
 use ruleport_model::eval::RuleEvaluator;
 use ruleport_model::{
     CmpOp, Detection, EventFilter, Expr, FieldRefKind, Metric, Op, Piece, Predicate, Rule, Scalar,
-    Schema, StrPattern, Subject,
+    StrPattern, Subject,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -514,7 +514,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruleport_model::{Case, EventFilter, LogSource, RuleMeta, SourceFormat};
+    use ruleport_model::{Case, EventFilter, LogSource, RuleMeta, Schema, SourceFormat};
 
     fn rule(expr: Expr) -> Rule {
         Rule {

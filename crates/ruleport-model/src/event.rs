@@ -9,8 +9,36 @@ pub type Event = Value;
 ///
 /// Both nesting and literal dotted keys are followed: `a.b.c` finds `{"a":{"b":{"c":1}}}`,
 /// `{"a.b":{"c":1}}` and `{"a.b.c":1}`.
+///
+/// A `*` in the path (Kibana's wildcard field names, `a.*.type`) matches any run of characters
+/// of the dotted field name, dots included.
 pub fn lookup<'a>(doc: &'a Value, path: &str) -> Vec<&'a Value> {
     let mut out = Vec::new();
+    if path.contains('*') {
+        let pattern = crate::value::StrPattern::from_glob_unescaped(path);
+        let matcher = crate::matching::GlobMatcher::new(&pattern, crate::value::Case::Sensitive);
+        let mut stack = vec![(String::new(), doc, 0usize)];
+        while let Some((prefix, v, depth)) = stack.pop() {
+            if depth > MAX_DEPTH {
+                continue;
+            }
+            match v {
+                Value::Object(m) => {
+                    for (k, x) in m {
+                        let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        if matcher.is_match(&p) {
+                            push_leaf(x, &mut out, depth);
+                        } else {
+                            stack.push((p, x, depth + 1));
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|x| stack.push((prefix.clone(), x, depth + 1))),
+                _ => {}
+            }
+        }
+        return out;
+    }
     lookup_into(doc, path, &mut out, 0);
     out
 }
@@ -239,6 +267,14 @@ mod tests {
         assert!(c.contains(&json!("x")) && c.contains(&json!("y")));
         assert_eq!(lookup(&d, "p.q.r"), vec![&json!(2)]);
         assert!(lookup(&d, "missing").is_empty());
+    }
+
+    #[test]
+    fn wildcard_field_names() {
+        let d = json!({"a": {"x": {"type": "T1"}, "y": [{"type": "T2"}]}, "b": {"type": "no"}});
+        let mut got: Vec<_> = lookup(&d, "a.*.type").into_iter().cloned().collect();
+        got.sort_by_key(|v| v.to_string());
+        assert_eq!(got, vec![json!("T1"), json!("T2")]);
     }
 
     #[test]
