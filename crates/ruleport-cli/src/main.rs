@@ -59,6 +59,9 @@ enum Command {
         on_approximate: ApproximationPolicy,
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
         #[command(flatten)]
         mapping: MappingArgs,
     },
@@ -152,8 +155,9 @@ fn main() -> ExitCode {
             to,
             on_approximate,
             format,
+            quiet,
             mapping,
-        } => convert(&paths, &to, on_approximate, format, &mapping),
+        } => convert(&paths, &to, on_approximate, format, quiet, &mapping),
         Command::Test {
             paths,
             targets,
@@ -195,64 +199,145 @@ fn converter_or_exit(m: &MappingArgs) -> Result<Converter, ExitCode> {
     })
 }
 
-fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, m: &MappingArgs) -> ExitCode {
-    let conv = match converter_or_exit(m) {
-        Ok(c) => c,
-        Err(code) => return code,
+/// What converting one file produced: text for stdout, lines for stderr, JSON rows, failure.
+#[derive(Default)]
+struct FileOutput {
+    stdout: String,
+    stderr: Vec<String>,
+    json: Vec<serde_json::Value>,
+    rules: usize,
+    failed: bool,
+}
+
+fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, conv: &Converter) -> FileOutput {
+    use ruleport_eval::load::{file_kind, load_rule_file, read_text, FileKind};
+    let mut out = FileOutput::default();
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(d) => {
+            out.stderr.push(d.to_string());
+            out.failed = true;
+            return out;
+        }
     };
-    let loaded = load_paths(paths);
-    print_diagnostics(&loaded);
-    let mut failed = loaded.has_errors();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut json_rows = Vec::new();
-    for lr in &loaded.rules {
-        let rule = &lr.rule;
+    let Some(kind) = file_kind(path, Some(&text)) else { return out };
+    if kind == FileKind::Fixtures {
+        return out;
+    }
+    let (rules, diags) = load_rule_file(path, &text, kind);
+    for d in &diags {
+        out.stderr.push(d.to_string());
+        out.failed |= d.is_error();
+    }
+    out.rules = rules.len();
+    for rule in &rules {
         for &t in to {
+            let base = serde_json::json!({"path": path, "rule_id": rule.meta.id, "title": rule.meta.title, "target": t});
             match conv.port(rule, t) {
                 Ok(port) => {
-                    let status = if port.fidelity.is_exact() { "exact" } else { "approximate" };
-                    if !port.fidelity.is_exact() {
-                        match policy {
-                            ApproximationPolicy::Ignore => {}
-                            ApproximationPolicy::Warn | ApproximationPolicy::Error => {
-                                for r in port.fidelity.reasons() {
-                                    eprintln!("{}: {} (rule {}): {t} port is approximate: {r}", lr.path.display(), rule.meta.title, rule.meta.id);
-                                }
-                            }
-                        }
-                        if policy == ApproximationPolicy::Error {
-                            failed = true;
-                            continue;
+                    let exact = port.fidelity.is_exact();
+                    let status = if exact { "exact" } else { "approximate" };
+                    if !exact && policy != ApproximationPolicy::Ignore {
+                        for r in port.fidelity.reasons() {
+                            out.stderr.push(format!(
+                                "{}: {} (rule {}): {t} port is approximate: {r}",
+                                path.display(),
+                                rule.meta.title,
+                                rule.meta.id
+                            ));
                         }
                     }
+                    if !exact && policy == ApproximationPolicy::Error {
+                        out.failed = true;
+                        continue;
+                    }
                     if format == OutputFormat::Json {
-                        json_rows.push(serde_json::json!({
-                            "path": lr.path, "rule_id": rule.meta.id, "title": rule.meta.title,
-                            "target": t, "status": status, "text": port.text,
-                            "reasons": port.fidelity.reasons(),
-                        }));
+                        let mut row = base;
+                        row["status"] = status.into();
+                        row["text"] = port.text.clone().into();
+                        row["reasons"] = serde_json::to_value(port.fidelity.reasons()).unwrap_or_default();
+                        out.json.push(row);
                     } else {
-                        let _ = writeln!(out, "# {} ({}) -> {t} [{status}]\n{}\n", rule.meta.title, rule.meta.id, port.text.trim_end());
+                        out.stdout.push_str(&format!(
+                            "# {} ({}) -> {t} [{status}]\n{}\n\n",
+                            rule.meta.title,
+                            rule.meta.id,
+                            port.text.trim_end()
+                        ));
                     }
                 }
                 Err(u) => {
-                    failed = true;
-                    eprintln!("{}: {} (rule {}): {u}", lr.path.display(), rule.meta.title, rule.meta.id);
+                    out.failed = true;
+                    out.stderr.push(format!("{}: {} (rule {}): {u}", path.display(), rule.meta.title, rule.meta.id));
                     if format == OutputFormat::Json {
-                        json_rows.push(serde_json::json!({
-                            "path": lr.path, "rule_id": rule.meta.id, "title": rule.meta.title,
-                            "target": t, "status": "unsupported", "code": u.code, "reason": u.reason,
-                        }));
+                        let mut row = base;
+                        row["status"] = "unsupported".into();
+                        row["code"] = u.code.into();
+                        row["reason"] = u.reason.into();
+                        out.json.push(row);
                     }
                 }
             }
         }
     }
-    if format == OutputFormat::Json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&json_rows).unwrap_or_default());
+    out
+}
+
+/// Files are converted in parallel chunks and written in input order as each chunk completes,
+/// so output streams and stays deterministic.
+fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, quiet: bool, m: &MappingArgs) -> ExitCode {
+    use rayon::prelude::*;
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut diags = Vec::new();
+    let files = ruleport_eval::load::expand_paths(paths, &mut diags);
+    let mut failed = diags.iter().any(Diagnostic::is_error);
+    for d in &diags {
+        eprintln!("{d}");
     }
-    if loaded.rules.is_empty() && !loaded.has_errors() {
+    let show_progress = !quiet && std::io::stderr().is_terminal() && files.len() > 50;
+    let bar = if show_progress {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let stdout = std::io::stdout();
+    let mut json_rows = Vec::new();
+    let mut rules = 0usize;
+    for chunk in files.chunks(256) {
+        let outputs: Vec<FileOutput> = chunk.par_iter().map(|p| convert_file(p, to, policy, format, &conv)).collect();
+        let mut lock = stdout.lock();
+        for o in outputs {
+            for line in &o.stderr {
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            let _ = lock.write_all(o.stdout.as_bytes());
+            json_rows.extend(o.json);
+            failed |= o.failed;
+            rules += o.rules;
+        }
+        let _ = lock.flush();
+        if let Some(b) = &bar {
+            b.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&json_rows).unwrap_or_default());
+    }
+    if rules == 0 && !failed {
         eprintln!("no rules found in the given paths");
         failed = true;
     }
