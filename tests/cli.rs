@@ -118,3 +118,27 @@ fn check_validates_the_bundled_rules() {
     let out = ruleport(&["check", "rules"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn snapshot_workflow_fails_on_a_changed_output_and_accept_updates_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::copy(repo().join(SEED), dir.path().join("seed.toml")).expect("copy");
+    let snaps = dir.path().join("snaps");
+    let (d, s) = (dir.path().to_str().expect("utf8"), snaps.to_str().expect("utf8"));
+    let first = ruleport(&["snapshot", d, "--dir", s, "--targets", "kuery,sentinel"]);
+    assert_eq!(first.status.code(), Some(1), "new snapshots are not accepted silently");
+    let accept = ruleport(&["snapshot", d, "--dir", s, "--targets", "kuery,sentinel", "--accept"]);
+    assert!(accept.status.success(), "{}", text(&accept.stderr));
+    let file = snaps.join("seed.sentinel.snap");
+    let stored = std::fs::read_to_string(&file).expect("snapshot written");
+    assert!(stored.contains("AuditLogs") && stored.contains("# fidelity: exact"), "{stored}");
+    assert!(ruleport(&["snapshot", d, "--dir", s, "--targets", "kuery,sentinel"]).status.success());
+    // An older converter produced something else: the run fails and shows the diff.
+    std::fs::write(&file, stored.replace("Result in", "Result in~")).expect("edit");
+    let changed = ruleport(&["snapshot", d, "--dir", s, "--targets", "kuery,sentinel"]);
+    assert_eq!(changed.status.code(), Some(1));
+    let out = text(&changed.stdout);
+    assert!(out.contains("-| where") && out.contains("Result in~") && out.contains("+| where"), "{out}");
+    assert!(ruleport(&["snapshot", d, "--dir", s, "--targets", "kuery,sentinel", "--accept"]).status.success());
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), stored);
+}
