@@ -13,6 +13,9 @@ pub struct MappingFile {
     pub logsources: Vec<LogSourceMapping>,
     #[serde(default)]
     pub common_fields: Vec<FieldRow>,
+    /// Named groups of field rows that log sources include with `field_sets: [name]`.
+    #[serde(default)]
+    pub field_sets: BTreeMap<String, Vec<FieldRow>>,
 }
 
 /// Sigma's log-source keys.
@@ -35,8 +38,11 @@ pub enum MatchValue {
 impl MatchValue {
     pub fn values(&self) -> Vec<&serde_yaml::Value> {
         match self {
+            // An untagged `One` also accepts a YAML list: its items are the values.
+            MatchValue::One(serde_yaml::Value::Sequence(v)) | MatchValue::Many(v) => {
+                v.iter().collect()
+            }
             MatchValue::One(v) => vec![v],
-            MatchValue::Many(v) => v.iter().collect(),
         }
     }
 }
@@ -77,10 +83,19 @@ pub struct SchemaSide {
 
 /// A field row: the same datum's name in each schema (`sigma`, `ecs`, `splunk`, `sentinel`,
 /// `sentinel_event`, `sentinel_xdr`, `sentinel_asim`), plus optional types per schema.
+///
+/// A name containing one `*` is a pattern: `{sigma: "*", ecs: "winlog.event_data.*"}` maps
+/// every name not matched by an explicit row (the `*` part is carried over).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FieldRow {
     #[serde(default)]
     pub types: BTreeMap<String, String>,
+    /// Per schema key: Sigma's value → the value(s) this schema writes for it.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, OneOrMany>>,
+    /// Per schema key: values are written differently there, so renaming is not enough.
+    #[serde(default)]
+    pub value_format: BTreeMap<String, ValueFormat>,
     #[serde(flatten)]
     pub names: BTreeMap<String, String>,
 }
@@ -89,6 +104,39 @@ impl FieldRow {
     pub fn name(&self, key: &str) -> Option<&str> {
         self.names.get(key).map(String::as_str)
     }
+
+    /// Whether any name is a `*` pattern.
+    pub fn is_pattern(&self) -> bool {
+        self.names.values().any(|n| n.contains('*'))
+    }
+}
+
+/// One string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// How a schema writes a field's values differently (registry hives, hash lists…).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFormat {
+    /// What differs, for the approximation's reason.
+    pub reason: String,
+    /// Only values containing one of these (case-insensitive) are affected; empty means all.
+    #[serde(default)]
+    pub markers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -108,6 +156,9 @@ pub struct LogSourceMapping {
     pub splunk: Option<SchemaSide>,
     #[serde(default)]
     pub sentinel: Option<SchemaSide>,
+    /// One table for all three Sentinel sets (field rows name its columns under `sentinel_sets`).
+    #[serde(default)]
+    pub sentinel_sets: Option<SchemaSide>,
     #[serde(default)]
     pub sentinel_event: Option<SchemaSide>,
     #[serde(default)]
@@ -116,9 +167,22 @@ pub struct LogSourceMapping {
     pub sentinel_asim: Option<SchemaSide>,
     #[serde(default)]
     pub fields: Vec<FieldRow>,
+    /// Names of shared `field_sets` whose rows apply after `fields`.
+    #[serde(default)]
+    pub field_sets: Vec<String>,
 }
 
 impl LogSourceMapping {
+    /// Whether the log source has its own side for a schema key (no fallback).
+    pub fn has_own_side(&self, key: &str) -> bool {
+        match key {
+            "sentinel_event" => self.sentinel_event.is_some() || self.sentinel_sets.is_some(),
+            "sentinel_xdr" => self.sentinel_xdr.is_some() || self.sentinel_sets.is_some(),
+            "sentinel_asim" => self.sentinel_asim.is_some() || self.sentinel_sets.is_some(),
+            _ => true,
+        }
+    }
+
     /// The side for a schema key, falling back from a Sentinel set to generic `sentinel`.
     pub fn side(&self, key: &str) -> Option<&SchemaSide> {
         let own = match key {
@@ -133,7 +197,7 @@ impl LogSourceMapping {
         };
         own.or_else(|| {
             key.starts_with("sentinel_")
-                .then_some(self.sentinel.as_ref())
+                .then(|| self.sentinel_sets.as_ref().or(self.sentinel.as_ref()))
                 .flatten()
         })
     }
@@ -143,17 +207,74 @@ impl LogSourceMapping {
 pub const BUILTIN: &[(&str, &str)] = &[
     ("common.yml", include_str!("../data/common.yml")),
     ("cloud_azure.yml", include_str!("../data/cloud_azure.yml")),
+    (
+        "windows_sysmon.yml",
+        include_str!("../data/windows_sysmon.yml"),
+    ),
+    (
+        "windows_services.yml",
+        include_str!("../data/windows_services.yml"),
+    ),
+    ("linux_macos.yml", include_str!("../data/linux_macos.yml")),
+    ("network.yml", include_str!("../data/network.yml")),
+    ("cloud_other.yml", include_str!("../data/cloud_other.yml")),
 ];
 
+/// Schema keys a field row may name.
+pub const SCHEMA_KEYS: [&str; 8] = [
+    "sigma",
+    "ecs",
+    "splunk",
+    "sentinel",
+    "sentinel_sets",
+    "sentinel_event",
+    "sentinel_xdr",
+    "sentinel_asim",
+];
+
+/// Parse a mapping file and check its field rows (known schema keys, one `*` per pattern name,
+/// patterns not mixed with plain names, field sets that exist in the file or are built in).
 pub fn parse_mapping(text: &str, path: &Path) -> Result<MappingFile, Diagnostic> {
-    serde_yaml::from_str::<MappingFile>(text).map_err(|e| {
+    let file = serde_yaml::from_str::<MappingFile>(text).map_err(|e| {
         let pos = e
             .location()
             .map(|l| Pos::new(l.line() as u32, l.column() as u32));
         Diagnostic::error("E-MAPPING-YAML", format!("invalid mapping file: {e}"))
             .in_file(path)
             .at_opt(pos)
-    })
+    })?;
+    let at = |needle: &str| text.find(needle).map(|o| Pos::from_offset(text, o));
+    let rows = file
+        .logsources
+        .iter()
+        .flat_map(|l| l.fields.iter())
+        .chain(file.common_fields.iter())
+        .chain(file.field_sets.values().flatten());
+    for row in rows {
+        for (key, name) in &row.names {
+            if !SCHEMA_KEYS.contains(&key.as_str()) {
+                let hint = ruleport_model::diag::did_you_mean(key, SCHEMA_KEYS)
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .unwrap_or_else(|| format!("schema keys are {}", SCHEMA_KEYS.join(", ")));
+                return Err(Diagnostic::error(
+                    "E-MAPPING-KEY",
+                    format!("unknown schema key `{key}` in a field row"),
+                )
+                .in_file(path)
+                .at_opt(at(&format!("{key}:")))
+                .with_hint(hint));
+            }
+            if name.matches('*').count() > 1 || (row.is_pattern() && !name.contains('*')) {
+                return Err(Diagnostic::error(
+                    "E-MAPPING-PATTERN",
+                    format!("field row name `{name}`: a pattern row needs exactly one `*` in every name"),
+                )
+                .in_file(path)
+                .at_opt(at(name)));
+            }
+        }
+    }
+    Ok(file)
 }
 
 /// A field type name from mapping data or a schema file, as a `FieldKind`.

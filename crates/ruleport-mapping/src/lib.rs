@@ -1,15 +1,33 @@
 //! The mapping layer: log sources and field names across Sigma, ECS, Splunk and Sentinel, as
 //! YAML data (built in, user-overridable). It turns a rule into a [`MappedRule`] for a target and
 //! decides how a fixture event is seen by each target (event views).
+//!
+//! - [`data`]: the YAML format; built-in files are listed in [`data::BUILTIN`].
+//! - [`coverage`]: the share of rules whose log source and every field map to a target.
+//! - [`pipeline`]: pySigma processing-pipeline YAML, applied to Sigma rules before mapping.
+//! - [`view`]: event views.
 
+// The API returns the model's `Diagnostic` by value, as every ruleport crate does.
+#![allow(clippy::result_large_err)]
+
+pub mod coverage;
 pub mod data;
+mod fields;
+pub mod pipeline;
 pub mod rename;
+mod values;
 pub mod view;
 
-use data::{kind_from_name, parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN};
+pub use coverage::{CoverageReport, CoverageRow};
+pub use pipeline::{load_pysigma_pipeline, Pipeline};
+
+use data::{
+    kind_from_name, parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN,
+};
+use fields::{name_in, type_in};
 use ruleport_model::{
-    Approximation, Case, Detection, Diagnostic, Expr, FieldKind, LogSource, MappedRule, Op, Rule,
-    Scalar, Schema, SourceSelection, StrPattern, Subject,
+    Approximation, Case, Detection, Diagnostic, EventFilter, Expr, FieldKind, LogSource,
+    MappedRule, Op, Predicate, Rule, Scalar, Schema, SourceSelection, StrPattern, Subject,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,10 +38,22 @@ pub enum SentinelSet {
     /// Defender XDR `Device*` tables.
     #[default]
     Xdr,
-    /// Windows `SecurityEvent` / Sysmon `Event`.
+    /// Windows `SecurityEvent` / Sysmon in `WindowsEvent`.
     Event,
     /// ASIM normalised tables.
     Asim,
+}
+
+impl SentinelSet {
+    pub const ALL: [SentinelSet; 3] = [SentinelSet::Xdr, SentinelSet::Event, SentinelSet::Asim];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SentinelSet::Xdr => "xdr",
+            SentinelSet::Event => "event",
+            SentinelSet::Asim => "asim",
+        }
+    }
 }
 
 impl std::str::FromStr for SentinelSet {
@@ -33,7 +63,9 @@ impl std::str::FromStr for SentinelSet {
             "xdr" => Ok(SentinelSet::Xdr),
             "event" => Ok(SentinelSet::Event),
             "asim" => Ok(SentinelSet::Asim),
-            _ => Err(format!("unknown Sentinel mapping set `{s}`; expected xdr, event or asim")),
+            _ => Err(format!(
+                "unknown Sentinel mapping set `{s}`; expected xdr, event or asim"
+            )),
         }
     }
 }
@@ -43,15 +75,38 @@ impl std::str::FromStr for SentinelSet {
 pub struct Mapping {
     logsources: Vec<LogSourceMapping>,
     common: Vec<FieldRow>,
+    field_sets: BTreeMap<String, Vec<FieldRow>>,
+    pipelines: Vec<Pipeline>,
     pub sentinel_set: SentinelSet,
 }
 
+/// What mapping one rule found, for coverage reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MapDetail {
+    /// The log-source id every event filter resolved to (`Some("")` when nothing needed one);
+    /// `None` when some filter's log source has no mapping.
+    pub logsource: Option<String>,
+    /// Source-schema fields with no mapping to the target.
+    pub unmapped_fields: Vec<String>,
+    /// How many `value-format` approximations were added.
+    pub value_format: usize,
+    /// The rule was already in the target schema.
+    pub identity: bool,
+}
+
 impl Mapping {
-    /// The mappings shipped inside the binary.
+    /// The mappings shipped inside the binary (parsed once per process).
     pub fn builtin() -> Mapping {
+        static BUILT: std::sync::OnceLock<Mapping> = std::sync::OnceLock::new();
+        BUILT.get_or_init(Mapping::parse_builtin).clone()
+    }
+
+    fn parse_builtin() -> Mapping {
         let mut m = Mapping {
             logsources: Vec::new(),
             common: Vec::new(),
+            field_sets: BTreeMap::new(),
+            pipelines: Vec::new(),
             sentinel_set: SentinelSet::default(),
         };
         for (name, text) in BUILTIN {
@@ -69,7 +124,8 @@ impl Mapping {
         for p in paths {
             let p = p.as_ref();
             let text = std::fs::read_to_string(p).map_err(|e| {
-                Diagnostic::error("E-MAPPING-READ", format!("cannot read mapping file: {e}")).in_file(p)
+                Diagnostic::error("E-MAPPING-READ", format!("cannot read mapping file: {e}"))
+                    .in_file(p)
             })?;
             m.merge(parse_mapping(&text, p)?);
         }
@@ -84,7 +140,32 @@ impl Mapping {
                 self.logsources.push(ls);
             }
         }
-        self.common.extend(file.common_fields);
+        // A common row naming the same datum (same Sigma or ECS name) as an earlier one replaces it.
+        for row in file.common_fields {
+            let same = |r: &FieldRow| {
+                ["sigma", "ecs"]
+                    .iter()
+                    .any(|k| r.name(k).is_some() && r.name(k) == row.name(k))
+            };
+            if let Some(existing) = self.common.iter_mut().find(|r| same(r)) {
+                *existing = row;
+            } else {
+                self.common.push(row);
+            }
+        }
+        for (name, rows) in file.field_sets {
+            self.field_sets.insert(name, rows);
+        }
+    }
+
+    /// Add a pySigma processing pipeline, applied (in priority order) to Sigma rules before mapping.
+    pub fn add_pipeline(&mut self, p: Pipeline) {
+        self.pipelines.push(p);
+        self.pipelines.sort_by_key(|p| p.priority);
+    }
+
+    pub fn pipelines(&self) -> &[Pipeline] {
+        &self.pipelines
     }
 
     pub fn logsources(&self) -> &[LogSourceMapping] {
@@ -93,6 +174,16 @@ impl Mapping {
 
     pub fn logsource(&self, id: &str) -> Option<&LogSourceMapping> {
         self.logsources.iter().find(|l| l.id == id)
+    }
+
+    /// The shared field rows of a named set.
+    pub fn field_set(&self, name: &str) -> Option<&[FieldRow]> {
+        self.field_sets.get(name).map(Vec::as_slice)
+    }
+
+    /// Fields shared by every log source.
+    pub fn common_fields(&self) -> &[FieldRow] {
+        &self.common
     }
 
     /// The data key of a schema (Sentinel resolves to its selected set).
@@ -109,81 +200,108 @@ impl Mapping {
         }
     }
 
-    /// A field row's name for a schema key, with the Sentinel set falling back to `sentinel`.
-    fn row_name<'a>(row: &'a FieldRow, key: &str) -> Option<&'a str> {
-        row.name(key).or_else(|| {
-            key.starts_with("sentinel_")
-                .then(|| row.name("sentinel"))
-                .flatten()
-        })
-    }
-
-    fn row_type<'a>(row: &'a FieldRow, key: &str) -> Option<&'a str> {
-        row.types.get(key).or_else(|| row.types.get("sentinel").filter(|_| key.starts_with("sentinel_"))).map(String::as_str)
-    }
-
     /// Map one field name from schema `from` to `to` within a log source (then common fields).
-    pub fn map_field(&self, ls: Option<&LogSourceMapping>, field: &str, from: Schema, to: Schema) -> Option<(String, FieldKind)> {
-        let (fk, tk) = (self.key(from), self.key(to));
-        let rows = ls.map(|l| l.fields.as_slice()).unwrap_or(&[]).iter().chain(self.common.iter());
-        for row in rows {
-            if Self::row_name(row, fk) == Some(field) {
-                if let Some(t) = Self::row_name(row, tk) {
-                    let kind = Self::row_type(row, tk).map(kind_from_name).unwrap_or_default();
-                    return Some((t.to_string(), kind));
-                }
-            }
-            // A path below a mapped dynamic/object field keeps its tail (`InitiatedBy.user.x`).
-            if let (Some(base), Some(t)) = (Self::row_name(row, fk), Self::row_name(row, tk)) {
-                if let Some(tail) = field.strip_prefix(base).and_then(|r| r.strip_prefix('.')) {
-                    return Some((format!("{t}.{tail}"), FieldKind::Dynamic));
-                }
-            }
-        }
-        None
+    pub fn map_field(
+        &self,
+        ls: Option<&LogSourceMapping>,
+        field: &str,
+        from: Schema,
+        to: Schema,
+    ) -> Option<(String, FieldKind)> {
+        self.lookup_field(ls, field, from, to)
+            .map(|h| (h.name, h.kind))
     }
 
     /// Find the log source of a rule (or of one of its event sources).
-    pub fn resolve_logsource(&self, rule: &Rule, ls: &LogSource, filter_expr: Option<&Expr>, category: Option<&str>) -> Option<&LogSourceMapping> {
+    pub fn resolve_logsource(
+        &self,
+        rule: &Rule,
+        ls: &LogSource,
+        filter_expr: Option<&Expr>,
+        category: Option<&str>,
+    ) -> Option<&LogSourceMapping> {
         match rule.schema {
             Schema::Sigma => self.resolve_sigma(ls),
-            Schema::Ecs => {
-                if let Some(e) = filter_expr {
-                    let conj = top_level_literals(e);
-                    for l in &self.logsources {
-                        let Some(side) = l.ecs.as_ref() else { continue };
-                        let Some(spec) = &side.match_spec else { continue };
-                        if spec.groups().iter().any(|g| group_satisfied_by(g, &conj)) {
-                            return Some(l);
-                        }
-                    }
-                }
-                if let Some(cat) = category {
-                    let mut conj = BTreeMap::new();
-                    conj.insert("event.category".to_string(), vec![cat.to_string()]);
-                    for l in &self.logsources {
-                        let Some(spec) = l.ecs.as_ref().and_then(|s| s.match_spec.as_ref()) else { continue };
-                        if spec.groups().iter().any(|g| group_satisfied_by(g, &conj)) {
-                            return Some(l);
-                        }
-                    }
-                }
-                // Fall back to a specific index pattern (not the catch-all `filebeat-*`).
-                self.logsources.iter().find(|l| {
-                    l.ecs.as_ref().is_some_and(|s| {
-                        s.index.iter().any(|ix| !is_generic_index(ix) && ls.index.iter().any(|r| index_overlaps(r, ix)))
-                    })
-                })
-            }
+            Schema::Ecs => self.resolve_ecs(ls, filter_expr, category),
             _ => None,
         }
+    }
+
+    fn resolve_ecs(
+        &self,
+        ls: &LogSource,
+        filter_expr: Option<&Expr>,
+        category: Option<&str>,
+    ) -> Option<&LogSourceMapping> {
+        let mut conj = filter_expr.map(top_level_literals).unwrap_or_default();
+        if let Some(cat) = category.filter(|c| !c.eq_ignore_ascii_case("any")) {
+            conj.entry("event.category".to_string())
+                .or_insert_with(|| vec![cat.to_string()]);
+        }
+        let used: BTreeSet<String> = filter_expr
+            .map(|e| e.fields().into_iter().collect())
+            .unwrap_or_default();
+        // Rank: identifying conditions the rule states, a specific index pattern in common, and
+        // fields the log source names explicitly. A contradicted source is never chosen.
+        let mut best: Option<(usize, &LogSourceMapping)> = None;
+        for l in &self.logsources {
+            let Some(side) = l.ecs.as_ref() else { continue };
+            let mut g = 0usize;
+            let mut contradicted = false;
+            if let Some(spec) = &side.match_spec {
+                let scores: Vec<GroupFit> = spec
+                    .groups()
+                    .iter()
+                    .map(|g| group_score(g, &conj))
+                    .collect();
+                if scores.iter().all(|s| matches!(s, GroupFit::Contradicts)) {
+                    contradicted = true;
+                }
+                g = scores
+                    .iter()
+                    .filter_map(|s| {
+                        if let GroupFit::Score(n) = s {
+                            Some(*n)
+                        } else {
+                            None
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
+            if contradicted {
+                continue;
+            }
+            let idx =
+                usize::from(side.index.iter().any(|ix| {
+                    !is_generic_index(ix) && ls.index.iter().any(|r| index_overlaps(r, ix))
+                }));
+            if g == 0 && idx == 0 {
+                continue;
+            }
+            let fh = self
+                .rows_for(Some(l))
+                .iter()
+                .filter(|r| r.own && !r.row.is_pattern())
+                .filter(|r| name_in(**r, "ecs", Some(l)).is_some_and(|n| used.contains(n)))
+                .count();
+            let rank = 2 * g + 3 * idx + 3 * fh;
+            if best.is_none_or(|(b, _)| rank > b) {
+                best = Some((rank, l));
+            }
+        }
+        best.map(|(_, l)| l)
     }
 
     fn resolve_sigma(&self, ls: &LogSource) -> Option<&LogSourceMapping> {
         let mut best: Option<(usize, &LogSourceMapping)> = None;
         for l in &self.logsources {
             let Some(k) = &l.sigma else { continue };
-            let pairs = [(&k.product, &ls.product), (&k.category, &ls.category), (&k.service, &ls.service)];
+            let pairs = [
+                (&k.product, &ls.product),
+                (&k.category, &ls.category),
+                (&k.service, &ls.service),
+            ];
             let mut score = 0;
             let mut ok = true;
             for (want, have) in pairs {
@@ -208,17 +326,70 @@ impl Mapping {
 
     /// Build the rule as a target (whose fields are in `to`) sees it.
     pub fn map_rule(&self, rule: &Rule, to: Schema) -> MappedRule {
+        self.map_rule_detailed(rule, to).0
+    }
+
+    /// [`Mapping::map_rule`] plus what coverage needs: the log source found and unmapped fields.
+    ///
+    /// For Sentinel, a log source's table in the selected set is preferred; when the rule names
+    /// fields that table lacks and the source's generic table (Sysmon in `WindowsEvent`…) has
+    /// them all, the generic table is used instead.
+    pub fn map_rule_detailed(&self, rule: &Rule, to: Schema) -> (MappedRule, MapDetail) {
+        let tk = self.key(to);
+        let first = self.map_with_key(rule, to, tk);
+        if to != Schema::Sentinel
+            || first.1.unmapped_fields.is_empty()
+            || first.1.logsource.is_none()
+        {
+            return first;
+        }
+        let second = self.map_with_key(rule, to, "sentinel");
+        if second.1.logsource.is_some()
+            && second.1.unmapped_fields.len() < first.1.unmapped_fields.len()
+        {
+            second
+        } else {
+            first
+        }
+    }
+
+    fn map_with_key(&self, rule: &Rule, to: Schema, tk: &'static str) -> (MappedRule, MapDetail) {
+        let mut approximations = Vec::new();
+        let (rule_owned, pipeline_fields) = self.apply_pipelines(rule, to, &mut approximations);
+        let rule = &rule_owned;
+        let mut detail = MapDetail::default();
         if rule.schema == to {
             let mut m = MappedRule::identity(rule.clone());
             m.field_kinds = self.identity_kinds(rule, to);
-            return m;
+            m.approximations = approximations;
+            detail.logsource = Some(String::new());
+            detail.identity = true;
+            return (m, detail);
         }
-        let mut approximations = Vec::new();
+        let from = rule.schema;
+        let fk = self.key(from);
         let filters: Vec<_> = rule.detection.filters().into_iter().cloned().collect();
-        let primary_expr = filters.first().map(|f| &f.expr);
-        let primary_cat = filters.first().and_then(|f| f.category.as_deref());
-        let primary = self.resolve_logsource(rule, &rule.logsource, primary_expr, primary_cat);
-        if primary.is_none() && !matches!(rule.detection, Detection::Unsupported(_)) {
+        let own_ls = rename::filter_logsources(&rule.detection);
+        let resolved: Vec<Option<&LogSourceMapping>> = filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let ls = own_ls.get(i).copied().flatten().unwrap_or(&rule.logsource);
+                self.resolve_logsource(rule, ls, Some(&f.expr), f.category.as_deref())
+            })
+            .collect();
+        let primary = match resolved.first() {
+            Some(p) => *p,
+            None => self.resolve_logsource(rule, &rule.logsource, None, None),
+        };
+        // A log source without a side for the target cannot be selected there.
+        let resolved: Vec<Option<&LogSourceMapping>> = resolved
+            .into_iter()
+            .map(|l| l.filter(|l| l.side(tk).is_some()))
+            .collect();
+        let primary = primary.filter(|l| l.side(tk).is_some());
+        let has_logic = !matches!(rule.detection, Detection::Unsupported(_));
+        if has_logic && (primary.is_none() || resolved.iter().any(Option::is_none)) {
             approximations.push(Approximation::new(
                 "unmapped-logsource",
                 format!(
@@ -228,62 +399,102 @@ impl Mapping {
                 ),
             ));
         }
-        let tk = self.key(to);
-        let selection = primary.map(|l| self.selection(l, tk)).unwrap_or_default();
-
-        let mut kinds = BTreeMap::new();
-        let mut unmapped = BTreeSet::new();
-        let mut detection = rule.detection.clone();
-        // Drop conditions the target's source selection already implies, then rename fields.
-        if let Some(l) = primary {
-            detection = drop_implied(&detection, l, self.key(rule.schema));
-        }
-        let from = rule.schema;
-        let mut f = |name: &str| -> String {
-            match self.map_field(primary, name, from, to) {
-                Some((t, k)) => {
-                    if k != FieldKind::Unknown {
-                        kinds.insert(t.clone(), k);
-                    }
-                    t
-                }
-                None => {
-                    unmapped.insert(name.to_string());
-                    name.to_string()
-                }
-            }
+        detail.logsource = if has_logic && resolved.iter().any(Option::is_none) {
+            None
+        } else {
+            primary
+                .map(|l| l.id.clone())
+                .or_else(|| (!has_logic).then(String::new))
         };
-        let detection = rename::rename_detection(&detection, &mut f);
-        for u in &unmapped {
+        let selection = primary.map(|l| self.selection(l, tk)).unwrap_or_default();
+        let selections: Vec<SourceSelection> = resolved
+            .iter()
+            .map(|l| l.map(|l| self.selection(l, tk)).unwrap_or_default())
+            .collect();
+        let source_selections =
+            if selections.len() > 1 && selections.iter().any(|s| *s != selection) {
+                selections
+            } else {
+                Vec::new()
+            };
+
+        let mut ctx = MapCtx {
+            mapping: self,
+            to,
+            fk,
+            tk,
+            ls: primary,
+            pipeline_fields: &pipeline_fields,
+            kinds: BTreeMap::new(),
+            unmapped: BTreeSet::new(),
+            approximations: Vec::new(),
+        };
+        let detection = {
+            let ctx_cell = std::cell::RefCell::new(&mut ctx);
+            let mut filter_fn = |i: usize, f: &ruleport_model::EventFilter| {
+                let ls = resolved.get(i).copied().flatten();
+                let mut out = f.clone();
+                if let Some(l) = ls {
+                    strip_implied(&mut out, l, fk);
+                }
+                let mut c = ctx_cell.borrow_mut();
+                let saved = c.ls;
+                c.ls = ls;
+                out.expr = c.map_expr(&out.expr, 0);
+                c.ls = saved;
+                out
+            };
+            let mut name_fn = |n: &str| ctx_cell.borrow_mut().name(n);
+            rename::map_filters(&rule.detection, &mut filter_fn, &mut name_fn)
+        };
+        for u in &ctx.unmapped {
             approximations.push(Approximation::new(
                 "unmapped-field",
                 format!("field `{u}` has no {} mapping and is used as-is", to.name()),
             ));
         }
+        detail.value_format = ctx
+            .approximations
+            .iter()
+            .filter(|a| a.code == "value-format")
+            .count();
+        approximations.extend(ctx.approximations);
+        detail.unmapped_fields = ctx.unmapped.iter().cloned().collect();
         let mut mapped_rule = rule.clone();
         mapped_rule.detection = detection;
         mapped_rule.schema = to;
-        MappedRule {
+        let mapped = MappedRule {
             rule: mapped_rule,
             target_schema: to,
             selection,
-            source_selections: Vec::new(),
-            field_kinds: kinds,
+            source_selections,
+            field_kinds: ctx.kinds,
             approximations,
-        }
+        };
+        (mapped, detail)
     }
 
     fn identity_kinds(&self, rule: &Rule, schema: Schema) -> BTreeMap<String, FieldKind> {
         let key = self.key(schema);
         let mut kinds = BTreeMap::new();
         for l in &self.logsources {
-            for row in l.fields.iter().chain(self.common.iter()) {
-                if let (Some(n), Some(t)) = (Self::row_name(row, key), Self::row_type(row, key)) {
-                    kinds.entry(n.to_string()).or_insert_with(|| kind_from_name(t));
+            for r in self.rows_for(Some(l)) {
+                if r.row.is_pattern() {
+                    continue;
+                }
+                if let (Some(n), Some(t)) = (name_in(r, key, Some(l)), type_in(r, key, Some(l))) {
+                    kinds
+                        .entry(n.to_string())
+                        .or_insert_with(|| kind_from_name(t));
                 }
             }
         }
-        let used: BTreeSet<String> = rule.detection.filters().iter().flat_map(|f| f.expr.fields()).collect();
+        let used: BTreeSet<String> = rule
+            .detection
+            .filters()
+            .iter()
+            .flat_map(|f| f.expr.fields())
+            .collect();
         kinds.retain(|k, _| used.contains(k));
         kinds
     }
@@ -291,20 +502,177 @@ impl Mapping {
     /// How the target selects a log source's events.
     pub fn selection(&self, l: &LogSourceMapping, key: &str) -> SourceSelection {
         let side = l.side(key);
-        let schema_case = if key == "splunk" || key == "sigma" { Case::Insensitive } else { Case::Sensitive };
+        let schema_case = if key == "splunk" || key == "sigma" {
+            Case::Insensitive
+        } else {
+            Case::Sensitive
+        };
         SourceSelection {
             logsource_id: Some(l.id.clone()),
             indexes: side.map(|s| s.index.clone()).unwrap_or_default(),
             tables: side.and_then(|s| s.table.clone()).into_iter().collect(),
-            condition: side
-                .and_then(|s| s.match_spec.as_ref())
-                .map(|spec| Expr::or(spec.groups().into_iter().map(|g| group_expr(g, schema_case)).collect())),
+            condition: side.and_then(|s| s.match_spec.as_ref()).map(|spec| {
+                Expr::or(
+                    spec.groups()
+                        .into_iter()
+                        .map(|g| group_expr(g, schema_case))
+                        .collect(),
+                )
+            }),
+        }
+    }
+
+    fn apply_pipelines(
+        &self,
+        rule: &Rule,
+        to: Schema,
+        approximations: &mut Vec<Approximation>,
+    ) -> (Rule, BTreeSet<String>) {
+        let mut out = rule.clone();
+        let mut produced = BTreeSet::new();
+        if rule.schema != Schema::Sigma {
+            return (out, produced);
+        }
+        for p in self.pipelines.iter().filter(|p| p.applies_to(to)) {
+            match p.apply(&out) {
+                Ok(applied) => {
+                    out = applied.rule;
+                    produced.extend(applied.mapped_fields);
+                }
+                Err(e) => approximations.push(Approximation::new(
+                    "pipeline-error",
+                    format!("pipeline `{}` could not be applied: {}", p.name, e.message),
+                )),
+            }
+        }
+        (out, produced)
+    }
+}
+
+/// State while mapping one rule's expressions.
+struct MapCtx<'a> {
+    mapping: &'a Mapping,
+    to: Schema,
+    fk: &'static str,
+    tk: &'static str,
+    ls: Option<&'a LogSourceMapping>,
+    pipeline_fields: &'a BTreeSet<String>,
+    kinds: BTreeMap<String, FieldKind>,
+    unmapped: BTreeSet<String>,
+    approximations: Vec<Approximation>,
+}
+
+/// Expressions deeper than this are kept as they are (callers bound depth before us).
+const MAX_DEPTH: usize = 512;
+
+impl<'a> MapCtx<'a> {
+    fn hit(&mut self, name: &str) -> (String, Option<&'a FieldRow>) {
+        if self.pipeline_fields.contains(name) {
+            return (name.to_string(), None);
+        }
+        match self.mapping.lookup_by_key(self.ls, name, self.fk, self.tk) {
+            Some(h) => {
+                if h.kind != FieldKind::Unknown {
+                    self.kinds.insert(h.name.clone(), h.kind);
+                }
+                (h.name, h.row)
+            }
+            None => {
+                self.unmapped.insert(name.to_string());
+                (name.to_string(), None)
+            }
+        }
+    }
+
+    fn name(&mut self, name: &str) -> String {
+        self.hit(name).0
+    }
+
+    fn map_expr(&mut self, e: &Expr, depth: usize) -> Expr {
+        if depth > MAX_DEPTH {
+            return e.clone();
+        }
+        match e {
+            Expr::And(v) => Expr::and(v.iter().map(|x| self.map_expr(x, depth + 1)).collect()),
+            Expr::Or(v) => Expr::or(v.iter().map(|x| self.map_expr(x, depth + 1)).collect()),
+            Expr::Not(x) => Expr::not(self.map_expr(x, depth + 1)),
+            Expr::Const(b) => Expr::Const(*b),
+            Expr::Nested { path, inner } => {
+                let new_path = self.name(path);
+                let prefix = format!("{path}.");
+                let new_prefix = format!("{new_path}.");
+                let mut inner_f = |n: &str| {
+                    let mapped = self.name(&format!("{prefix}{n}"));
+                    mapped
+                        .strip_prefix(&new_prefix)
+                        .map(str::to_string)
+                        .unwrap_or(mapped)
+                };
+                Expr::Nested {
+                    path: new_path,
+                    inner: Box::new(rename::rename_expr(inner, &mut inner_f)),
+                }
+            }
+            Expr::Pred(p) => self.map_pred(p),
+        }
+    }
+
+    fn map_pred(&mut self, p: &Predicate) -> Expr {
+        let (subject, row) = match &p.subject {
+            Subject::Field { name, optional } => {
+                let (n, row) = self.hit(name);
+                (
+                    Subject::Field {
+                        name: n,
+                        optional: *optional,
+                    },
+                    row,
+                )
+            }
+            Subject::Keyword => (Subject::Keyword, None),
+            Subject::Computed(o) => {
+                let mut f = |n: &str| self.name(n);
+                (Subject::Computed(rename::rename_operand(o, &mut f)), None)
+            }
+        };
+        let op = match &p.op {
+            Op::FieldRef { other, kind, case } => Op::FieldRef {
+                other: self.name(other),
+                kind: *kind,
+                case: *case,
+            },
+            other => other.clone(),
+        };
+        let mapped = Predicate { subject, op };
+        match row {
+            Some(row) => {
+                let field = p.subject.field_name().unwrap_or_default().to_string();
+                values::map_values(
+                    &mapped,
+                    row,
+                    self.fk,
+                    self.tk,
+                    &field,
+                    self.to,
+                    &mut self.approximations,
+                )
+            }
+            None => Expr::Pred(mapped),
         }
     }
 }
 
 fn is_generic_index(ix: &str) -> bool {
-    matches!(ix, "filebeat-*" | "logs-*" | "winlogbeat-*" | "auditbeat-*" | "packetbeat-*")
+    matches!(
+        ix,
+        "filebeat-*"
+            | "logs-*"
+            | "winlogbeat-*"
+            | "auditbeat-*"
+            | "packetbeat-*"
+            | "endgame-*"
+            | "logs-endpoint.events.*"
+    )
 }
 
 /// Whether two index patterns can name a common index (prefix comparison up to the first `*`).
@@ -331,11 +699,20 @@ fn top_level_literals(e: &Expr) -> BTreeMap<String, Vec<String>> {
 
 /// `f == a` or `f == a or f == b` (one field) as (f, [a, b]).
 fn literal_disjunction(e: &Expr) -> Option<(String, Vec<String>)> {
+    literal_disjunction_at(e, 0)
+}
+
+fn literal_disjunction_at(e: &Expr, depth: usize) -> Option<(String, Vec<String>)> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
     match e {
         Expr::Pred(p) => {
             let f = p.subject.field_name()?;
             match &p.op {
-                Op::Match { pattern, .. } => Some((f.to_string(), vec![pattern.as_literal()?.to_string()])),
+                Op::Match { pattern, .. } => {
+                    Some((f.to_string(), vec![pattern.as_literal()?.to_string()]))
+                }
                 Op::Eq(s) => Some((f.to_string(), vec![s.to_string()])),
                 _ => None,
             }
@@ -344,7 +721,7 @@ fn literal_disjunction(e: &Expr) -> Option<(String, Vec<String>)> {
             let mut field = None;
             let mut vals = Vec::new();
             for x in v {
-                let (f, mut vs) = literal_disjunction(x)?;
+                let (f, mut vs) = literal_disjunction_at(x, depth + 1)?;
                 if field.get_or_insert_with(|| f.clone()) != &f {
                     return None;
                 }
@@ -356,12 +733,52 @@ fn literal_disjunction(e: &Expr) -> Option<(String, Vec<String>)> {
     }
 }
 
-/// A match group holds when every field's literal values are among the group's values.
-fn group_satisfied_by(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> bool {
-    g.iter().all(|(field, want)| {
+/// Fields that identify a log source on their own (a group must match one of them).
+const PRIMARY_ECS_FIELDS: [&str; 9] = [
+    "Channel",
+    "EventID",
+    "event.category",
+    "event.dataset",
+    "data_stream.dataset",
+    "event.code",
+    "winlog.channel",
+    "event.module",
+    "event.provider",
+];
+
+/// How a rule's literal conjuncts fit a match group.
+enum GroupFit {
+    /// A conjunct allows only values the group excludes.
+    Contradicts,
+    /// No identifying field of the group is stated by the rule.
+    Silent,
+    /// This many group fields are stated with allowed values.
+    Score(usize),
+}
+
+fn group_score(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> GroupFit {
+    let mut score = 0;
+    let mut primary = false;
+    for (field, want) in g {
+        let Some(have) = conj.get(field) else {
+            continue;
+        };
         let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
-        conj.get(field).is_some_and(|have| !have.is_empty() && have.iter().all(|h| wants.contains(h)))
-    })
+        if have.is_empty()
+            || !have
+                .iter()
+                .all(|h| wants.iter().any(|w| w.eq_ignore_ascii_case(h)))
+        {
+            return GroupFit::Contradicts;
+        }
+        score += 1;
+        primary |= PRIMARY_ECS_FIELDS.contains(&field.as_str());
+    }
+    if primary {
+        GroupFit::Score(score)
+    } else {
+        GroupFit::Silent
+    }
 }
 
 pub(crate) fn yaml_text(v: &serde_yaml::Value) -> String {
@@ -369,7 +786,10 @@ pub(crate) fn yaml_text(v: &serde_yaml::Value) -> String {
         serde_yaml::Value::String(s) => s.clone(),
         serde_yaml::Value::Number(n) => n.to_string(),
         serde_yaml::Value::Bool(b) => b.to_string(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -385,7 +805,14 @@ fn group_expr(g: &MatchGroup, case: Case) -> Expr {
                                 Subject::field(field.clone()),
                                 Op::Eq(Scalar::Int(n.as_i64().unwrap_or_default())),
                             ),
-                            other => Expr::matches(field.clone(), StrPattern::literal(yaml_text(other)), case),
+                            serde_yaml::Value::Bool(b) => {
+                                Expr::pred(Subject::field(field.clone()), Op::Eq(Scalar::Bool(*b)))
+                            }
+                            other => Expr::matches(
+                                field.clone(),
+                                StrPattern::literal(yaml_text(other)),
+                                case,
+                            ),
                         })
                         .collect(),
                 )
@@ -395,33 +822,43 @@ fn group_expr(g: &MatchGroup, case: Case) -> Expr {
 }
 
 /// Remove top-level conjuncts (and an EQL category) that identify the log source: the target's
-/// selection implies them.
-fn drop_implied(d: &Detection, l: &LogSourceMapping, from_key: &str) -> Detection {
-    let Some(side) = l.side(from_key) else { return d.clone() };
-    let Some(spec) = side.match_spec.as_ref() else { return d.clone() };
-    let implied_fields: BTreeSet<&str> = spec.groups().iter().flat_map(|g| g.keys().map(String::as_str)).collect();
-    let strip = |e: &Expr| -> Expr {
-        let conj = top_level_literals(e);
-        if !spec.groups().iter().any(|g| group_satisfied_by(g, &conj)) {
-            return e.clone();
-        }
-        let keep = |c: &Expr| -> bool {
-            literal_disjunction(c).is_none_or(|(f, _)| !implied_fields.contains(f.as_str()))
-        };
-        match e {
-            Expr::And(v) => Expr::and(v.iter().filter(|c| keep(c)).cloned().collect()),
-            other if !keep(other) => Expr::Const(true),
-            other => other.clone(),
-        }
+/// selection implies them. Only conjuncts of a group the filter satisfies are removed.
+fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
+    let Some(spec) = l.side(from_key).and_then(|s| s.match_spec.as_ref()) else {
+        return;
     };
-    let mut out = d.clone();
-    if let Detection::Query(f) = &mut out {
-        f.expr = strip(&f.expr);
-        if f.category.is_some() && implied_fields.contains("event.category") {
-            f.category = None;
+    let mut conj = top_level_literals(&f.expr);
+    if let Some(cat) = &f.category {
+        conj.entry("event.category".to_string())
+            .or_insert_with(|| vec![cat.clone()]);
+    }
+    // The group the filter fits best; its stated conjuncts follow from the target's selection.
+    let mut best: Option<(usize, &MatchGroup)> = None;
+    for g in spec.groups() {
+        if let GroupFit::Score(n) = group_score(g, &conj) {
+            if best.is_none_or(|(b, _)| n > b) {
+                best = Some((n, g));
+            }
         }
     }
-    out
+    let Some((_, g)) = best else { return };
+    let implied = |c: &Expr| -> bool {
+        literal_disjunction(c).is_some_and(|(field, vals)| {
+            g.get(&field).is_some_and(|want| {
+                let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
+                vals.iter()
+                    .all(|v| wants.iter().any(|w| w.eq_ignore_ascii_case(v)))
+            })
+        })
+    };
+    f.expr = match &f.expr {
+        Expr::And(v) => Expr::and(v.iter().filter(|c| !implied(c)).cloned().collect()),
+        other if implied(other) => Expr::Const(true),
+        other => other.clone(),
+    };
+    if f.category.is_some() && g.contains_key("event.category") {
+        f.category = None;
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Renaming every field a detection reads.
 
-use ruleport_model::{Detection, EventSource, Expr, Metric, Op, Operand, Predicate, SeqStep, Subject};
+use ruleport_model::{
+    Detection, EventSource, Expr, Metric, Op, Operand, Predicate, SeqStep, Subject,
+};
 
 /// Rename fields in an expression. `Nested` paths are renamed as fields; their inner names are
 /// relative to the element and are renamed with the nested prefix.
@@ -135,5 +137,101 @@ pub fn rename_detection(d: &Detection, f: &mut dyn FnMut(&str) -> String) -> Det
             Detection::NewTerms(n2)
         }
         Detection::Unsupported(u) => Detection::Unsupported(u.clone()),
+    }
+}
+
+/// Rebuild a detection with each event filter replaced by `filter(i, f)` (in
+/// `Detection::filters` order) and every other field name (join keys, group-by, metrics,
+/// aliases, new-terms fields) renamed by `name`.
+pub fn map_filters(
+    d: &Detection,
+    filter: &mut dyn FnMut(usize, &ruleport_model::EventFilter) -> ruleport_model::EventFilter,
+    name: &mut dyn FnMut(&str) -> String,
+) -> Detection {
+    let mut i = 0usize;
+    let mut next = |f: &ruleport_model::EventFilter| {
+        let out = filter(i, f);
+        i += 1;
+        out
+    };
+    match d {
+        Detection::Query(flt) => Detection::Query(next(flt)),
+        Detection::Sequence(s) => {
+            let mut s2 = s.clone();
+            s2.by = s.by.iter().map(|o| rename_operand(o, name)).collect();
+            for (st, orig) in s2.steps.iter_mut().zip(&s.steps) {
+                st.source.filter = next(&orig.source.filter);
+                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+                st.source.aliases = orig
+                    .source
+                    .aliases
+                    .iter()
+                    .map(|(k, v)| (k.clone(), name(v)))
+                    .collect();
+            }
+            if let (Some(st), Some(orig)) = (s2.until.as_mut(), s.until.as_ref()) {
+                st.source.filter = next(&orig.source.filter);
+                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+            }
+            Detection::Sequence(s2)
+        }
+        Detection::Sample(s) => {
+            let mut s2 = s.clone();
+            s2.by = s.by.iter().map(|o| rename_operand(o, name)).collect();
+            for (st, orig) in s2.steps.iter_mut().zip(&s.steps) {
+                st.source.filter = next(&orig.source.filter);
+                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+            }
+            Detection::Sample(s2)
+        }
+        Detection::Aggregation(a) => {
+            let mut a2 = a.clone();
+            for (src, orig) in a2.sources.iter_mut().zip(&a.sources) {
+                src.filter = next(&orig.filter);
+                src.aliases = orig
+                    .aliases
+                    .iter()
+                    .map(|(k, v)| (k.clone(), name(v)))
+                    .collect();
+            }
+            a2.group_by = a.group_by.iter().map(|g| name(g)).collect();
+            for c in &mut a2.conditions {
+                c.metric = match &c.metric {
+                    Metric::Count => Metric::Count,
+                    Metric::DistinctCount(x) => Metric::DistinctCount(name(x)),
+                    Metric::Sum(x) => Metric::Sum(name(x)),
+                    Metric::Avg(x) => Metric::Avg(name(x)),
+                    Metric::Percentile(x, p) => Metric::Percentile(name(x), *p),
+                };
+            }
+            Detection::Aggregation(a2)
+        }
+        Detection::NewTerms(n) => {
+            let mut n2 = n.clone();
+            n2.filter = next(&n.filter);
+            n2.fields = n.fields.iter().map(|x| name(x)).collect();
+            Detection::NewTerms(n2)
+        }
+        Detection::Unsupported(u) => Detection::Unsupported(u.clone()),
+    }
+}
+
+/// The log source of each event filter (in `Detection::filters` order), when it has its own.
+pub fn filter_logsources(d: &Detection) -> Vec<Option<&ruleport_model::LogSource>> {
+    match d {
+        Detection::Query(_) | Detection::NewTerms(_) => vec![None],
+        Detection::Sequence(s) => s
+            .steps
+            .iter()
+            .chain(s.until.iter())
+            .map(|st| st.source.logsource.as_ref())
+            .collect(),
+        Detection::Sample(s) => s
+            .steps
+            .iter()
+            .map(|st| st.source.logsource.as_ref())
+            .collect(),
+        Detection::Aggregation(a) => a.sources.iter().map(|s| s.logsource.as_ref()).collect(),
+        Detection::Unsupported(_) => vec![],
     }
 }

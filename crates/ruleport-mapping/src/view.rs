@@ -2,77 +2,209 @@
 //! source it belongs to. The same field rows that rename rules rename events, so a port and
 //! the reference are compared on the same data.
 
-use crate::data::{LogSourceMapping, MatchGroup};
+use crate::data::{FieldRow, LogSourceMapping, MatchGroup};
 use crate::{yaml_text, Mapping};
 use ruleport_model::event::{insert_path, lookup, scalar_text};
 use ruleport_model::{LogSource, Schema};
 use serde_json::{Map, Value};
 
 impl Mapping {
-    /// The log source an event written in `schema` belongs to, from the match conditions.
+    /// The log source an event written in `schema` belongs to, from the match conditions. When
+    /// several match, the one whose matching group names the most fields wins (EventID 1 on the
+    /// Sysmon channel is process creation, not just "Sysmon").
     pub fn classify(&self, event: &Value, schema: Schema) -> Option<&LogSourceMapping> {
         let key = self.key(schema);
-        self.logsources.iter().find(|l| {
-            let Some(side) = l.side(key) else { return false };
-            if schema == Schema::Sentinel {
-                let table_ok = side.table.as_deref().is_some_and(|t| {
-                    lookup(event, "Type").iter().any(|v| v.as_str() == Some(t))
-                });
-                return table_ok
-                    && side
-                        .match_spec
+        let mut best: Option<(usize, &LogSourceMapping)> = None;
+        for l in &self.logsources {
+            let keys: Vec<&str> = if schema == Schema::Sentinel {
+                vec![key, "sentinel"]
+            } else {
+                vec![key]
+            };
+            for k in keys {
+                let Some(side) = l.side(k) else { continue };
+                let score = if schema == Schema::Sentinel {
+                    let table_ok = side.table.as_deref().is_some_and(|t| {
+                        lookup(event, "Type").iter().any(|v| v.as_str() == Some(t))
+                    });
+                    if !table_ok {
+                        continue;
+                    }
+                    match &side.match_spec {
+                        None => Some(1),
+                        Some(spec) => best_group(event, spec.groups()).map(|n| n + 1000),
+                    }
+                } else {
+                    side.match_spec
                         .as_ref()
-                        .is_none_or(|spec| spec.groups().iter().any(|g| event_satisfies(event, g)));
+                        .and_then(|spec| best_group(event, spec.groups()))
+                };
+                if let Some(score) = score {
+                    if best.is_none_or(|(b, _)| score > b) {
+                        best = Some((score, l));
+                    }
+                }
             }
-            side.match_spec
-                .as_ref()
-                .is_some_and(|spec| spec.groups().iter().any(|g| event_satisfies(event, g)))
-        })
+        }
+        best.map(|(_, l)| l)
     }
 
     /// The event as seen in schema `to`. `declared` names the event's log source when the event
     /// itself does not say (fixture files may declare it).
-    pub fn view_event(&self, event: &Value, from: Schema, declared: Option<&str>, to: Schema) -> Value {
-        if from == to {
+    pub fn view_event(
+        &self,
+        event: &Value,
+        from: Schema,
+        declared: Option<&str>,
+        to: Schema,
+    ) -> Value {
+        self.view_event_in(event, from, declared, to, None)
+    }
+
+    /// [`Mapping::view_event`] for a port that reads a given Sentinel table (a mapped rule's
+    /// `selection.tables`): the event becomes a row of that table when the log source has it.
+    pub fn view_event_in(
+        &self,
+        event: &Value,
+        from: Schema,
+        declared: Option<&str>,
+        to: Schema,
+        table: Option<&str>,
+    ) -> Value {
+        if from == to && table.is_none() {
             return event.clone();
         }
         let ls = declared
             .and_then(|id| self.logsource(id))
             .or_else(|| self.classify(event, from));
+        let side_key = |schema: Schema, table: Option<&str>| -> &'static str {
+            let set = self.key(schema);
+            if schema != Schema::Sentinel {
+                return set;
+            }
+            match (ls, table) {
+                (Some(l), Some(t)) => {
+                    if l.side(set).and_then(|s| s.table.as_deref()) == Some(t) {
+                        set
+                    } else if l.side("sentinel").and_then(|s| s.table.as_deref()) == Some(t) {
+                        "sentinel"
+                    } else {
+                        set
+                    }
+                }
+                _ => set,
+            }
+        };
+        let event_table = lookup(event, "Type")
+            .first()
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let fk = side_key(from, event_table.as_deref());
+        let tk = side_key(to, table);
+        if fk == tk {
+            return event.clone();
+        }
         let mut leaves = Vec::new();
         flatten(event, String::new(), &mut leaves, 0);
-        let from_key = self.key(from);
         let identity_fields: Vec<String> = ls
-            .and_then(|l| l.side(from_key))
+            .and_then(|l| l.side(fk))
             .and_then(|s| s.match_spec.as_ref())
-            .map(|spec| spec.groups().iter().flat_map(|g| g.keys().cloned()).collect())
+            .map(|spec| {
+                spec.groups()
+                    .iter()
+                    .flat_map(|g| g.keys().cloned())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut out = Map::new();
+        let mut event_fields = std::collections::BTreeSet::new();
         for (path, value) in leaves {
-            if identity_fields.contains(&path) || (from == Schema::Sentinel && path == "Type") {
+            let is_identity = identity_fields.contains(&path);
+            if from == Schema::Sentinel && path == "Type" {
                 continue;
             }
-            let name = self
-                .map_field(ls, &path, from, to)
-                .map(|(n, _)| n)
-                .unwrap_or(path);
+            let (name, value) = match self.lookup_by_key(ls, &path, fk, tk) {
+                Some(hit) => {
+                    let v = match hit.row {
+                        Some(row) => map_value(row, fk, tk, value),
+                        None => value,
+                    };
+                    (hit.name, v)
+                }
+                // A source-identifying field the target does not name is implied by its selection.
+                None if is_identity => continue,
+                None => (path, value),
+            };
+            if !is_identity {
+                event_fields.insert(name.clone());
+            }
             match to {
                 Schema::Splunk => insert_splunk(&mut out, &name, value),
-                Schema::Sentinel | Schema::Ecs => insert_path(&mut out, &name, value),
+                Schema::Sentinel => insert_sentinel(&mut out, &name, value),
+                Schema::Ecs => insert_path(&mut out, &name, value),
                 Schema::Sigma => {
                     out.insert(name, value);
                 }
             }
         }
+        // Identify the event to the target: the conditions of every log source the event
+        // belongs to (EID 13 is registry_set and registry_event), most specific last so that
+        // its values win, and for Sentinel only sources read from the same table.
         if let Some(l) = ls {
-            let to_key = self.key(to);
-            if let Some(side) = l.side(to_key) {
-                if let Some(group) = side.match_spec.as_ref().and_then(|s| s.groups().first().copied()) {
+            let target_table = l.side(tk).and_then(|s| s.table.clone());
+            let mut sources: Vec<(usize, &LogSourceMapping)> = self
+                .logsources
+                .iter()
+                .filter(|o| o.id != l.id)
+                .filter_map(|o| {
+                    let spec = o.side(fk)?.match_spec.as_ref()?;
+                    let g = spec
+                        .groups()
+                        .into_iter()
+                        .filter(|g| event_satisfies(event, g))
+                        .min_by_key(|g| group_values(g))?;
+                    Some((group_values(g), o))
+                })
+                .collect();
+            sources.sort_by_key(|s| std::cmp::Reverse(s.0));
+            let chain = sources
+                .into_iter()
+                .map(|(_, o)| o)
+                .chain(std::iter::once(l));
+            for o in chain {
+                let Some(side) = o.side(tk) else { continue };
+                if to == Schema::Sentinel && side.table != target_table {
+                    continue;
+                }
+                if let Some(group) = side
+                    .match_spec
+                    .as_ref()
+                    .and_then(|s| s.groups().first().copied())
+                {
                     for (field, vals) in group {
+                        // The event's own value (EventID 16 as EventCode) is kept.
+                        // The event's own value is kept: a data field, or an identity value the
+                        // target also allows (Sysmon EventID 16 is EventCode 16, not the list's first).
+                        if event_fields.contains(field) {
+                            continue;
+                        }
+                        let allowed: Vec<String> =
+                            vals.values().iter().map(|v| yaml_text(v)).collect();
+                        let have: Vec<String> = lookup(&Value::Object(out.clone()), field)
+                            .iter()
+                            .filter_map(|v| scalar_text(v).map(|t| t.into_owned()))
+                            .collect();
+                        if !have.is_empty()
+                            && have
+                                .iter()
+                                .all(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+                        {
+                            continue;
+                        }
                         if let Some(v) = vals.values().first() {
                             let json = yaml_to_json(v);
                             match to {
-                                Schema::Ecs | Schema::Sentinel => insert_path(&mut out, field, json),
+                                Schema::Ecs => insert_path(&mut out, field, json),
                                 _ => {
                                     out.insert(field.clone(), json);
                                 }
@@ -80,10 +212,10 @@ impl Mapping {
                         }
                     }
                 }
-                if to == Schema::Sentinel {
-                    if let Some(t) = &side.table {
-                        out.insert("Type".into(), Value::String(t.clone()));
-                    }
+            }
+            if to == Schema::Sentinel {
+                if let Some(t) = target_table {
+                    out.insert("Type".into(), Value::String(t));
                 }
             }
         }
@@ -96,18 +228,86 @@ impl Mapping {
         if ls.product.is_none() && ls.category.is_none() && ls.service.is_none() {
             return true;
         }
-        let Some(entry) = self.classify(event, schema) else { return true };
-        let Some(keys) = &entry.sigma else { return true };
+        let Some(entry) = self.classify(event, schema) else {
+            return true;
+        };
+        let Some(keys) = &entry.sigma else {
+            return true;
+        };
         let eq = |a: &Option<String>, b: &Option<String>| match (a, b) {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             _ => true,
         };
-        eq(&keys.product, &ls.product)
+        // Several categories share Sysmon events (registry_add/delete/event/set; sysmon service).
+        let same_channel = |other: &LogSourceMapping| {
+            other.sigma.as_ref().is_some_and(|k| {
+                eq(&k.product, &ls.product)
+                    && eq(&k.category, &ls.category)
+                    && eq(&k.service, &ls.service)
+                    && (ls.category.is_none() || k.category.is_some())
+                    && (ls.service.is_none() || k.service.is_some())
+            }) && other
+                .side(self.key(schema))
+                .and_then(|s| s.match_spec.as_ref())
+                .is_some_and(|spec| spec.groups().iter().any(|g| event_satisfies(event, g)))
+        };
+        (eq(&keys.product, &ls.product)
             && eq(&keys.category, &ls.category)
             && eq(&keys.service, &ls.service)
             && (ls.category.is_none() || keys.category.is_some())
-            && (ls.service.is_none() || keys.service.is_some())
+            && (ls.service.is_none() || keys.service.is_some()))
+            || self.logsources.iter().any(same_channel)
     }
+}
+
+/// The size of the largest group the event satisfies.
+fn best_group(event: &Value, groups: Vec<&MatchGroup>) -> Option<usize> {
+    // More fields first, then fewer alternatives: {Channel, EventID: 13} beats {Channel, EventID: [12, 13, 14]}.
+    groups
+        .into_iter()
+        .filter(|g| event_satisfies(event, g))
+        .map(|g| g.len() * 1000 + 999usize.saturating_sub(group_values(g)))
+        .max()
+}
+
+/// How many values a group allows in total (fewer is more specific).
+fn group_values(g: &MatchGroup) -> usize {
+    g.values().map(|v| v.values().len()).sum()
+}
+
+/// A value through a row's value maps (the first target value of Sigma's canonical value).
+fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
+    let (src, dst) = (row.values.get(fk), row.values.get(tk));
+    if src.is_none() && dst.is_none() {
+        return value;
+    }
+    let Some(text) = scalar_text(&value).map(|t| t.into_owned()) else {
+        return value;
+    };
+    let canonical = match src {
+        None => Some(text.clone()),
+        Some(m) => m
+            .iter()
+            .find(|(_, vs)| vs.items().iter().any(|v| v.eq_ignore_ascii_case(&text)))
+            .map(|(k, _)| k.clone()),
+    };
+    let Some(canonical) = canonical else {
+        return value;
+    };
+    match dst {
+        None => Value::String(canonical),
+        Some(m) => m
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&canonical))
+            .and_then(|(_, vs)| vs.items().first().map(|v| Value::String((*v).to_string())))
+            .unwrap_or(value),
+    }
+}
+
+/// A Sentinel row: top-level columns; a dotted name below a dynamic column (`EventData.Image`)
+/// becomes a nested object inside that column.
+fn insert_sentinel(out: &mut Map<String, Value>, name: &str, value: Value) {
+    insert_path(out, name, value);
 }
 
 fn event_satisfies(event: &Value, g: &MatchGroup) -> bool {
@@ -115,7 +315,8 @@ fn event_satisfies(event: &Value, g: &MatchGroup) -> bool {
         let have = lookup(event, field);
         want.values().iter().any(|w| {
             let w = yaml_text(w);
-            have.iter().any(|h| scalar_text(h).is_some_and(|t| t.eq_ignore_ascii_case(&w)))
+            have.iter()
+                .any(|h| scalar_text(h).is_some_and(|t| t.eq_ignore_ascii_case(&w)))
         })
     })
 }
@@ -133,7 +334,11 @@ fn flatten(v: &Value, prefix: String, out: &mut Vec<(String, Value)>, depth: usi
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(x, p, out, depth + 1);
             }
         }

@@ -1,0 +1,205 @@
+//! Field-name lookup: explicit rows first, then paths below object-typed rows, then `*` patterns.
+
+use crate::data::{kind_from_name, FieldRow, LogSourceMapping};
+use crate::Mapping;
+use ruleport_model::{FieldKind, Schema};
+
+/// One field row as seen from a log source, with whether the source has its own side for the
+/// Sentinel set in use (then generic `sentinel` names of its rows do not apply).
+#[derive(Clone, Copy)]
+pub(crate) struct RowRef<'a> {
+    pub row: &'a FieldRow,
+    /// The row belongs to the log source (its `fields` or `field_sets`), not `common_fields`.
+    pub own: bool,
+}
+
+/// The result of mapping one field name.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldHit<'a> {
+    pub name: String,
+    pub kind: FieldKind,
+    pub row: Option<&'a FieldRow>,
+}
+
+/// A row's name under a schema key. A Sentinel set key falls back to the generic `sentinel`
+/// name unless the log source has its own side for that set (its tables differ).
+pub(crate) fn name_in<'a>(
+    r: RowRef<'a>,
+    key: &str,
+    ls: Option<&LogSourceMapping>,
+) -> Option<&'a str> {
+    if let Some(n) = r.row.name(key) {
+        return Some(n);
+    }
+    if key.starts_with("sentinel_") {
+        if let Some(n) = r.row.name("sentinel_sets") {
+            return Some(n);
+        }
+        let own_side = r.own && ls.is_some_and(|l| l.has_own_side(key));
+        if !own_side {
+            return r.row.name("sentinel");
+        }
+    }
+    None
+}
+
+pub(crate) fn type_in<'a>(
+    r: RowRef<'a>,
+    key: &str,
+    ls: Option<&LogSourceMapping>,
+) -> Option<&'a str> {
+    if let Some(t) = r.row.types.get(key).or_else(|| {
+        key.starts_with("sentinel_")
+            .then(|| r.row.types.get("sentinel_sets"))
+            .flatten()
+    }) {
+        return Some(t);
+    }
+    if key.starts_with("sentinel_") {
+        let own_side = r.own && ls.is_some_and(|l| l.has_own_side(key));
+        if !own_side {
+            return r.row.types.get("sentinel").map(String::as_str);
+        }
+    }
+    None
+}
+
+fn is_object_type(t: Option<&str>) -> bool {
+    matches!(t, Some("dynamic" | "object" | "flattened" | "nested"))
+}
+
+/// Match `name` against a pattern with one `*`; the captured part is never empty.
+pub(crate) fn capture<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
+    let (pre, post) = pattern.split_once('*')?;
+    if name.len() <= pre.len() + post.len() || !name.starts_with(pre) || !name.ends_with(post) {
+        return None;
+    }
+    let cap = name.get(pre.len()..name.len() - post.len())?;
+    (!cap.is_empty() && !cap.contains(char::is_whitespace)).then_some(cap)
+}
+
+impl Mapping {
+    /// Rows visible from a log source: its own rows, its field sets, then common rows.
+    pub(crate) fn rows_for<'a>(&'a self, ls: Option<&'a LogSourceMapping>) -> Vec<RowRef<'a>> {
+        let mut out = Vec::new();
+        if let Some(l) = ls {
+            out.extend(l.fields.iter().map(|row| RowRef { row, own: true }));
+            for set in &l.field_sets {
+                if let Some(rows) = self.field_sets.get(set) {
+                    out.extend(rows.iter().map(|row| RowRef { row, own: true }));
+                }
+            }
+        }
+        out.extend(self.common.iter().map(|row| RowRef { row, own: false }));
+        out
+    }
+
+    /// Map one field from schema `from` to `to` within a log source. Without a row naming both,
+    /// the name goes through Sigma's (`winlog.event_data.X` → `X` → `EventData.X`).
+    pub(crate) fn lookup_field<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        field: &str,
+        from: Schema,
+        to: Schema,
+    ) -> Option<FieldHit<'a>> {
+        self.lookup_by_key(ls, field, self.key(from), self.key(to))
+    }
+
+    /// [`Mapping::lookup_field`] with explicit schema keys (`sentinel` for the generic side).
+    pub(crate) fn lookup_by_key<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        field: &str,
+        fk: &str,
+        tk: &str,
+    ) -> Option<FieldHit<'a>> {
+        if let Some(h) = self.lookup_keys(ls, field, fk, tk) {
+            return Some(h);
+        }
+        if fk == "sigma" || tk == "sigma" {
+            return None;
+        }
+        let via = self.lookup_keys(ls, field, fk, "sigma")?;
+        self.lookup_keys(ls, &via.name, "sigma", tk)
+    }
+
+    fn lookup_keys<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        field: &str,
+        fk: &str,
+        tk: &str,
+    ) -> Option<FieldHit<'a>> {
+        let rows = self.rows_for(ls);
+        let kind_of = |r: RowRef<'a>| type_in(r, tk, ls).map(kind_from_name).unwrap_or_default();
+        // 1. Explicit rows.
+        for &r in rows.iter().filter(|r| !r.row.is_pattern()) {
+            if name_in(r, fk, ls) == Some(field) {
+                if let Some(t) = name_in(r, tk, ls) {
+                    return Some(FieldHit {
+                        name: t.to_string(),
+                        kind: kind_of(r),
+                        row: Some(r.row),
+                    });
+                }
+            }
+        }
+        // 2. A path below an object-typed row keeps its tail (`InitiatedBy.user.x`).
+        for &r in rows.iter().filter(|r| !r.row.is_pattern()) {
+            let (Some(base), Some(t)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
+                continue;
+            };
+            let (ft, tt) = (type_in(r, fk, ls), type_in(r, tk, ls));
+            if !is_object_type(ft) && !is_object_type(tt) {
+                continue;
+            }
+            if let Some(tail) = field.strip_prefix(base).and_then(|x| x.strip_prefix('.')) {
+                if tail.is_empty() {
+                    continue;
+                }
+                let kind = match tt {
+                    Some("dynamic") => FieldKind::Dynamic,
+                    Some("flattened") => FieldKind::Keyword,
+                    _ => FieldKind::Unknown,
+                };
+                return Some(FieldHit {
+                    name: format!("{t}.{tail}"),
+                    kind,
+                    row: None,
+                });
+            }
+        }
+        // 3. `*` patterns.
+        for &r in rows.iter().filter(|r| r.row.is_pattern()) {
+            let (Some(fp), Some(tp)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
+                continue;
+            };
+            if let Some(cap) = capture(fp, field) {
+                return Some(FieldHit {
+                    name: tp.replacen('*', cap, 1),
+                    kind: kind_of(r),
+                    row: Some(r.row),
+                });
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capture;
+
+    #[test]
+    fn captures() {
+        assert_eq!(
+            capture("winlog.event_data.*", "winlog.event_data.Foo"),
+            Some("Foo")
+        );
+        assert_eq!(capture("*", "Foo"), Some("Foo"));
+        assert_eq!(capture("EventData.*", "EventData."), None);
+        assert_eq!(capture("a.*.b", "a.x.b"), Some("x"));
+        assert_eq!(capture("*", "has space"), None);
+    }
+}
