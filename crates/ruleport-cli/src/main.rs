@@ -102,6 +102,15 @@ enum Command {
         #[command(flatten)]
         mapping: MappingArgs,
     },
+    /// Show how each target sees the events of a fixture file (through the mapping layer).
+    View {
+        /// A fixture file.
+        fixtures: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "kuery,splunk,sentinel")]
+        targets: Vec<TargetId>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
     /// Check both shared corpora: import, round trip, ports, parse-back and witnesses; compare
     /// the counts with a baseline and fail when one drops.
     Corpus {
@@ -174,6 +183,7 @@ fn main() -> ExitCode {
             targets,
             mapping,
         } => snapshot(paths, &dir, accept, &targets, &mapping),
+        Command::View { fixtures, targets, mapping } => view(&fixtures, &targets, &mapping),
         Command::Corpus {
             shared,
             targets,
@@ -554,4 +564,36 @@ fn corpus(shared: Option<PathBuf>, targets: &[TargetId], baseline: Option<PathBu
     } else {
         ExitCode::from(1)
     }
+}
+
+fn view(fixtures: &std::path::Path, targets: &[TargetId], m: &MappingArgs) -> ExitCode {
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut loaded = load_paths(&[fixtures.to_path_buf()]);
+    let pairs = pair_fixtures(&mut loaded);
+    print_diagnostics(&loaded);
+    let Some(pair) = pairs.first() else {
+        eprintln!("{}: no fixture file with a rule found", fixtures.display());
+        return ExitCode::from(1);
+    };
+    let rule = &pair.rule.rule;
+    let file = &pair.fixtures.file;
+    let from = file.schema.unwrap_or(rule.schema);
+    for case in &file.cases {
+        println!("== {}", case.name);
+        for &t in targets {
+            let Some(schema) = ruleport_eval::query_language(t).map(|l| l.schema()) else { continue };
+            let mapped = conv.mapping.map_rule(rule, schema);
+            let table = mapped.selection.tables.first().map(String::as_str);
+            for e in case.events() {
+                let v = conv
+                    .mapping
+                    .view_event_in(&e, from, case.logsource.as_deref().or(file.logsource.as_deref()), schema, table);
+                println!("{t}: {}", serde_json::to_string(&v).unwrap_or_default());
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -66,12 +66,27 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
             }
             None => {
                 let stem = fixture_stem(&fx.path);
-                loaded
+                let found: Vec<LoadedRule> = loaded
                     .rules
                     .iter()
                     .filter(|lr| lr.path.parent() == fx.path.parent() && lr.path.file_stem().map(|s| s.to_string_lossy().to_string()) == stem)
                     .cloned()
-                    .collect()
+                    .collect();
+                match (&stem, found.is_empty()) {
+                    // The rule was not among the given paths: read the sibling rule file.
+                    (Some(stem), true) => {
+                        let siblings: Vec<PathBuf> = ["toml", "yml", "yaml"]
+                            .iter()
+                            .map(|ext| dir.join(format!("{stem}.{ext}")))
+                            .filter(|p| p.is_file())
+                            .collect();
+                        let extra = load_paths(&siblings);
+                        loaded.diagnostics.extend(extra.diagnostics);
+                        loaded.failed_files += extra.failed_files;
+                        extra.rules
+                    }
+                    _ => found,
+                }
             }
         };
         if found.is_empty() {

@@ -85,7 +85,16 @@ pub struct Runner<'c> {
 }
 
 impl<'c> Runner<'c> {
-    fn events_for(&self, rule_schema: Schema, file: &FixtureFile, case: &FixtureCase, to: Schema, target: Option<TargetId>) -> Vec<Value> {
+    #[allow(clippy::too_many_arguments)]
+    fn events_for(
+        &self,
+        rule_schema: Schema,
+        file: &FixtureFile,
+        case: &FixtureCase,
+        to: Schema,
+        target: Option<TargetId>,
+        table: Option<&str>,
+    ) -> Vec<Value> {
         if let Some(t) = target {
             if let Some(v) = case.views.get(&t) {
                 return v.clone().into_vec();
@@ -95,7 +104,7 @@ impl<'c> Runner<'c> {
         let declared = case.logsource.as_deref().or(file.logsource.as_deref());
         case.events()
             .iter()
-            .map(|e| self.converter.mapping.view_event(e, from, declared, to))
+            .map(|e| self.converter.mapping.view_event_in(e, from, declared, to, table))
             .collect()
     }
 
@@ -104,7 +113,7 @@ impl<'c> Runner<'c> {
             Ok(e) => e,
             Err(e) => return Verdict::Error(e.to_string()),
         };
-        let events = self.events_for(rule.schema, file, case, rule.schema, None);
+        let events = self.events_for(rule.schema, file, case, rule.schema, None, None);
         let mapping = &self.converter.mapping;
         let schema = rule.schema;
         let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
@@ -154,6 +163,10 @@ impl<'c> Runner<'c> {
             }
         };
         report.ports.insert(t, port.text.clone());
+        // The Sentinel table the port reads decides which row an event becomes.
+        let table = query_language(t)
+            .filter(|l| l.schema() == Schema::Sentinel)
+            .and_then(|l| self.converter.mapping.map_rule(rule, l.schema()).selection.tables.first().cloned());
         // Parse the emitted text back with the target's own parser.
         let verdicts: Vec<Verdict> = if let Some(lang) = query_language(t) {
             let compiled = match lang.compile(&port.text) {
@@ -167,7 +180,7 @@ impl<'c> Runner<'c> {
             file.cases
                 .iter()
                 .map(|case| {
-                    let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t));
+                    let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t), table.as_deref());
                     match compiled.run(&events) {
                         Ok(groups) => Verdict::Fired(groups.len() >= case.min_matches.unwrap_or(1).max(1)),
                         Err(e) => Verdict::Error(e.to_string()),
@@ -192,7 +205,7 @@ impl<'c> Runner<'c> {
             file.cases
                 .iter()
                 .map(|case| {
-                    let events = self.events_for(rule.schema, file, case, back.schema, Some(t));
+                    let events = self.events_for(rule.schema, file, case, back.schema, Some(t), None);
                     let mapping = &self.converter.mapping;
                     let schema = back.schema;
                     let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
