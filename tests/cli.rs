@@ -57,10 +57,24 @@ fn a_broken_query_names_file_line_and_column() {
     let out = ruleport(&["convert", p.to_str().expect("utf8"), "--to", "kuery"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
+    // The query is unterminated: the error is at its end, the start of the line after it.
     let text_before = std::fs::read_to_string(&p).expect("read");
-    let line = text_before.lines().position(|l| l.starts_with("event.dataset:azure")).expect("line") + 1;
-    assert!(stderr.contains(&format!("broken.toml:{line}:")), "stderr: {stderr}");
+    let line = text_before.lines().position(|l| l.starts_with("event.dataset:azure")).expect("line") + 2;
+    assert!(stderr.contains(&format!("broken.toml:{line}:1: error[")), "stderr: {stderr}");
     assert!(stderr.contains("1a36cace-11a7-43a8-9a10-b497c5a02cd3"), "stderr: {stderr}");
+}
+
+#[test]
+fn an_error_inside_a_query_line_names_its_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = seed_copy(dir.path(), "event.dataset:azure.auditlogs and event.outcome:(success or Success))");
+    let out = ruleport(&["check", p.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let text_before = std::fs::read_to_string(&p).expect("read");
+    let (idx, l) = text_before.lines().enumerate().find(|(_, l)| l.starts_with("event.dataset:azure")).expect("line");
+    let col = l.rfind(')').expect("paren") + 1;
+    assert!(stderr.contains(&format!("broken.toml:{}:{col}: error[", idx + 1)), "stderr: {stderr}");
 }
 
 #[test]

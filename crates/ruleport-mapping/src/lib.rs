@@ -382,12 +382,20 @@ impl Mapping {
             Some(p) => *p,
             None => self.resolve_logsource(rule, &rule.logsource, None, None),
         };
-        // A log source without a side for the target cannot be selected there.
+        // A log source without a side for the target cannot be selected there. Sigma selects a
+        // source by its product/category/service keys.
+        let has_side = |l: &&LogSourceMapping| {
+            if to == Schema::Sigma {
+                l.sigma.is_some()
+            } else {
+                l.side(tk).is_some()
+            }
+        };
         let resolved: Vec<Option<&LogSourceMapping>> = resolved
             .into_iter()
-            .map(|l| l.filter(|l| l.side(tk).is_some()))
+            .map(|l| l.filter(has_side))
             .collect();
-        let primary = primary.filter(|l| l.side(tk).is_some());
+        let primary = primary.filter(has_side);
         let has_logic = !matches!(rule.detection, Detection::Unsupported(_));
         if has_logic && (primary.is_none() || resolved.iter().any(Option::is_none)) {
             approximations.push(Approximation::new(
@@ -406,10 +414,21 @@ impl Mapping {
                 .map(|l| l.id.clone())
                 .or_else(|| (!has_logic).then(String::new))
         };
-        let selection = primary.map(|l| self.selection(l, tk)).unwrap_or_default();
+        let select = |l: &LogSourceMapping| {
+            if to == Schema::Sigma {
+                // Sigma names the source in `logsource`, not with extra conditions.
+                SourceSelection {
+                    logsource_id: Some(l.id.clone()),
+                    ..Default::default()
+                }
+            } else {
+                self.selection(l, tk)
+            }
+        };
+        let selection = primary.map(select).unwrap_or_default();
         let selections: Vec<SourceSelection> = resolved
             .iter()
-            .map(|l| l.map(|l| self.selection(l, tk)).unwrap_or_default())
+            .map(|l| l.map(select).unwrap_or_default())
             .collect();
         let source_selections =
             if selections.len() > 1 && selections.iter().any(|s| *s != selection) {
@@ -463,6 +482,27 @@ impl Mapping {
         let mut mapped_rule = rule.clone();
         mapped_rule.detection = detection;
         mapped_rule.schema = to;
+        // The target's own way of naming the log source.
+        if let Some(l) = primary {
+            match to {
+                Schema::Sigma => {
+                    if let Some(k) = &l.sigma {
+                        mapped_rule.logsource = LogSource {
+                            product: k.product.clone(),
+                            category: k.category.clone(),
+                            service: k.service.clone(),
+                            ..Default::default()
+                        };
+                    }
+                }
+                Schema::Ecs if mapped_rule.logsource.index.is_empty() => {
+                    if let Some(side) = &l.ecs {
+                        mapped_rule.logsource.index = side.index.clone();
+                    }
+                }
+                _ => {}
+            }
+        }
         let mapped = MappedRule {
             rule: mapped_rule,
             target_schema: to,

@@ -1,0 +1,315 @@
+//! Resource bounds on hostile input (issue #12): deep nesting is an error and not a stack
+//! overflow, YAML alias bombs are refused under 100 MB of memory, oversized files are refused
+//! with a message, and regexes are compiled with size limits on a linear-time engine.
+//!
+//! Memory is measured in a child process (this test binary run again on one test, with
+//! `RULEPORT_RSS_CHILD` set), which reports its peak resident set (`VmHWM`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Nesting depth of the hostile inputs.
+const N: usize = 100_000;
+/// Peak resident memory allowed to a child that parses a bomb.
+const RSS_LIMIT_KB: u64 = 100 * 1024;
+
+fn ruleport(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ruleport"))
+        .args(args)
+        .output()
+        .expect("run ruleport")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn parens(inner: &str) -> String {
+    format!("{}{inner}{}", "(".repeat(N), ")".repeat(N))
+}
+
+// ---------- deep nesting ----------
+
+#[test]
+fn kuery_deep_nesting_is_an_error() {
+    for q in [
+        parens("a:b"),
+        format!("{}a:b", "not ".repeat(N)),
+        format!("{}x:y{}", "a:{".repeat(N), "}".repeat(N)),
+        format!("a:{}", parens("b")),
+    ] {
+        let e = ruleport_kuery::parse_to_expr(&q).expect_err("100,000 levels must be refused");
+        assert!(e.pos.is_some(), "{e}");
+    }
+}
+
+#[test]
+fn eql_deep_nesting_is_an_error() {
+    for q in [
+        format!("any where {}", parens("a == 1")),
+        format!("any where {}a == 1", "not ".repeat(N)),
+        format!("any where a == {}", parens("1")),
+        format!("any where a == {}1", "-".repeat(N)),
+        format!("any where {}a{} == 1", "length(".repeat(N), ")".repeat(N)),
+        format!("any where a in {}", parens("1")),
+    ] {
+        let e = ruleport_eql::parse(&q).expect_err("100,000 levels must be refused");
+        assert!(e.pos.is_some(), "{e}");
+    }
+}
+
+#[test]
+fn spl_deep_nesting_is_an_error() {
+    for q in [
+        format!("sourcetype=x {}", parens("a=b")),
+        format!("sourcetype=x {}a=b", "NOT ".repeat(N)),
+        format!("sourcetype=x | where {}", parens("a==\"b\"")),
+        format!("sourcetype=x | where {}a==\"b\"", "NOT ".repeat(N)),
+        format!("sourcetype=x | where {}a{}==\"b\"", "lower(".repeat(N), ")".repeat(N)),
+    ] {
+        let e = ruleport_splunk::parse(&q).expect_err("100,000 levels must be refused");
+        assert!(e.pos.is_some(), "{e}");
+    }
+}
+
+#[test]
+fn kusto_deep_nesting_is_an_error() {
+    for q in [
+        format!("T | where {}", parens("A == \"b\"")),
+        format!("T | where {}A == \"b\"{}", "not(".repeat(N), ")".repeat(N)),
+        format!("T | where {}A{} == \"b\"", "tolower(".repeat(N), ")".repeat(N)),
+    ] {
+        let e = ruleport_sentinel::parse(&q).expect_err("100,000 levels must be refused");
+        assert!(e.pos.is_some(), "{e}");
+    }
+}
+
+fn sigma_with_condition(cond: &str) -> String {
+    format!(
+        "title: deep\nid: 6f0c0e4e-2d6b-4f7e-9d61-0c3f2a1b9e01\nlogsource:\n  product: windows\n  \
+         category: process_creation\ndetection:\n  selection:\n    Image: x\n  condition: {cond}\n"
+    )
+}
+
+#[test]
+fn sigma_deep_nesting_is_an_error() {
+    for cond in [parens("selection"), format!("{}selection", "not ".repeat(N))] {
+        let out = ruleport_sigma::import_str(&sigma_with_condition(&cond), Some(Path::new("deep.yml")));
+        assert!(out.rules.is_empty());
+        let d = out.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+        assert_eq!(d.pos.map(|p| p.line), Some(9), "{d}");
+    }
+    // Deep YAML itself (flow sequences and block mappings).
+    let flow = format!("title: x\ndetection: {}{}\n", "[".repeat(N), "]".repeat(N));
+    let block: String = (0..N.min(20_000)).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    for y in [flow, block] {
+        let out = ruleport_sigma::import_str(&y, Some(Path::new("deep.yml")));
+        assert!(out.rules.is_empty());
+        let d = out.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+        assert!(d.pos.is_some(), "{d}");
+    }
+}
+
+#[test]
+fn elastic_query_deep_nesting_is_an_error_at_its_position() {
+    let src = std::fs::read_to_string(repo().join("rules/elastic/azure_application_credential_modification.toml"))
+        .expect("seed");
+    let start = src.find("query = '''").expect("query") + "query = '''".len();
+    let end = src[start..].find("'''").expect("end") + start;
+    let toml = format!("{}\n{}\n{}", &src[..start], parens("a:b"), &src[end..]);
+    let diags = ruleport_elastic::import_str(&toml, Some(Path::new("deep.toml"))).expect_err("refused");
+    assert!(diags.iter().any(|d| d.pos.is_some_and(|p| p.line > 1)), "{diags:?}");
+}
+
+#[test]
+fn fixture_deep_nesting_is_an_error() {
+    let y = format!("cases:\n  - name: x\n    expect: match\n    event: {}{}\n", "[".repeat(N), "]".repeat(N));
+    let e = ruleport_eval::fixtures::parse_fixture_file(&y, Path::new("deep.fixtures.yml")).expect_err("refused");
+    assert!(e.pos.is_some(), "{e}");
+}
+
+// ---------- YAML alias bombs, measured in a child process ----------
+
+/// Nine levels of nine aliases: 9^9 (387 million) leaves when expanded. The anchors are keys of
+/// the map that starts with `head` (indented by `indent`); `at` uses the bomb in place of `BOMB`.
+fn billion_laughs(head: &str, indent: &str, at: &str) -> String {
+    let mut y = String::from(head);
+    y.push_str(&format!("{indent}l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n"));
+    for i in 1..9 {
+        let p = format!("*l{}", i - 1);
+        y.push_str(&format!("{indent}l{i}: &l{i} [{}]\n", vec![p.as_str(); 9].join(", ")));
+    }
+    y.push_str(&at.replace("BOMB", "*l8"));
+    y
+}
+
+/// One 1 MiB string aliased 4,000 times: few nodes, 4 GiB when expanded.
+fn string_bomb(head: &str, indent: &str, at: &str) -> String {
+    let mut y = String::from(head);
+    y.push_str(&format!("{indent}big: &big \"{}\"\n", "A".repeat(1 << 20)));
+    let items = vec!["*big"; 4_000].join(", ");
+    y.push_str(&at.replace("BOMB", &format!("[{items}]")));
+    y
+}
+
+const SIGMA_HEAD: &str = "title: bomb\nid: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d\nlogsource:\n  product: windows\n";
+const SIGMA_AT: &str = "detection:\n  selection:\n    CommandLine|contains: BOMB\n  condition: selection\n";
+const FIXTURE_HEAD: &str = "cases:\n  - name: bomb\n    expect: match\n    event:\n";
+const FIXTURE_AT: &str = "      CommandLine: BOMB\n";
+
+/// What a child does: parse one bomb in-process and print its peak RSS.
+fn child_workload(name: &str) -> Option<String> {
+    let p = Path::new("bomb.yml");
+    let errs = |o: ruleport_sigma::ImportOutcome| {
+        assert!(o.rules.is_empty(), "the bomb was imported");
+        o.diagnostics.into_iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+    };
+    Some(match name {
+        "sigma-laughs" => errs(ruleport_sigma::import_str(&billion_laughs(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
+        "sigma-strings" => errs(ruleport_sigma::import_str(&string_bomb(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
+        "fixture-laughs" => ruleport_eval::fixtures::parse_fixture_file(&billion_laughs(FIXTURE_HEAD, "      ", FIXTURE_AT), p)
+            .expect_err("the bomb was read")
+            .to_string(),
+        "fixture-strings" => ruleport_eval::fixtures::parse_fixture_file(&string_bomb(FIXTURE_HEAD, "      ", FIXTURE_AT), p)
+            .expect_err("the bomb was read")
+            .to_string(),
+        _ => return None,
+    })
+}
+
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The child entry point: does nothing in a normal run.
+#[test]
+fn rss_child() {
+    let Ok(name) = std::env::var("RULEPORT_RSS_CHILD") else {
+        return;
+    };
+    let start = Instant::now();
+    let message = child_workload(&name).expect("known workload");
+    println!("RSS_CHILD_KB={} MS={} MESSAGE={}", peak_rss_kb(), start.elapsed().as_millis(), message.lines().next().unwrap_or(""));
+}
+
+/// Run one workload in a child; returns (peak RSS in KiB, error message).
+fn measure(name: &str) -> (u64, String) {
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["rss_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("RULEPORT_RSS_CHILD", name)
+        .output()
+        .expect("run child");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{name}: child failed\n{stdout}\n{}", text(&out.stderr));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.find("RSS_CHILD_KB=").map(|i| &l[i..]))
+        .expect("child report");
+    eprintln!("{name}: {line}");
+    let kb = line["RSS_CHILD_KB=".len()..].split(' ').next().and_then(|v| v.parse().ok()).expect("kb");
+    let msg = line.split_once("MESSAGE=").map(|(_, m)| m.to_string()).unwrap_or_default();
+    (kb, msg)
+}
+
+#[test]
+fn sigma_alias_bombs_are_refused_under_100_mb() {
+    for name in ["sigma-laughs", "sigma-strings"] {
+        let (kb, msg) = measure(name);
+        assert!(msg.contains("bomb.yml:") && msg.contains("too large"), "{name}: {msg}");
+        assert!(kb < RSS_LIMIT_KB, "{name}: peak RSS {kb} KiB");
+    }
+}
+
+#[test]
+fn fixture_alias_bombs_are_refused_under_100_mb() {
+    for name in ["fixture-laughs", "fixture-strings"] {
+        let (kb, msg) = measure(name);
+        assert!(!msg.is_empty(), "{name}");
+        assert!(kb < RSS_LIMIT_KB, "{name}: peak RSS {kb} KiB: {msg}");
+    }
+}
+
+// ---------- oversized input ----------
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn a_100_mb_rule_file_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = dir.path().join("big.yml");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).expect("create"));
+        f.write_all(SIGMA_HEAD.as_bytes()).expect("write");
+        f.write_all(b"description: |\n").expect("write");
+        let line = format!("  {}\n", "x".repeat(1021));
+        for _ in 0..(100 * 1024) {
+            f.write_all(line.as_bytes()).expect("write");
+        }
+        f.write_all(SIGMA_AT.replace("BOMB", "x").as_bytes()).expect("write");
+    }
+    assert!(std::fs::metadata(&big).expect("meta").len() >= 100 << 20);
+    let start = Instant::now();
+    let out = ruleport(&["check", big.to_str().expect("utf8")]);
+    let elapsed = start.elapsed();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("big.yml") && stderr.contains("limit"), "stderr: {stderr}");
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+}
+
+// ---------- regexes ----------
+
+#[test]
+fn regexes_have_size_limits_and_no_catastrophic_backtracking() {
+    use ruleport_model::{Case, RegexAnchor, RegexSpec};
+    let spec = |pattern: &str| RegexSpec {
+        pattern: pattern.into(),
+        case: Case::Sensitive,
+        multiline: false,
+        dotall: false,
+        anchor: RegexAnchor::Search,
+    };
+    // A program far larger than the size limit is refused, not built.
+    let huge = spec(r"(\w{100}){100}[a-z]{1000}");
+    let err = ruleport_model::matching::compile_regex(&huge).expect_err("size limit");
+    assert!(err.contains("size limit"), "{err}");
+    // The classic catastrophic-backtracking pattern runs in linear time.
+    let evil = ruleport_model::matching::compile_regex(&spec("^(a+)+$")).expect("compiles");
+    let input = format!("{}!", "a".repeat(100_000));
+    let start = Instant::now();
+    assert!(!evil.is_match(&input));
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    // PCRE-only features are refused with a message rather than approximated silently.
+    for pcre in [r"(?<=a)b", r"(a)\1", r"a(?=b)", r"(?>a)"] {
+        assert!(ruleport_model::matching::compile_regex(&spec(pcre)).is_err(), "{pcre}");
+    }
+}
+
+#[test]
+fn pcre_only_regexes_in_sigma_are_reported() {
+    let y = "title: r\nid: 1d6b3d0a-5a3e-4b8e-9c1f-2e3d4c5b6a79\nlogsource:\n  product: windows\n\
+             detection:\n  selection:\n    CommandLine|re: '(a)\\1(?<=x)'\n  condition: selection\n";
+    let out = ruleport_sigma::import_str(y, Some(Path::new("re.yml")));
+    let d = out.diagnostics.iter().find(|d| d.is_error()).map(|d| d.to_string()).unwrap_or_default();
+    assert!(out.rules.is_empty() && d.contains("re.yml:7:"), "{d} {:?}", out.rules.len());
+}
+
+#[test]
+fn a_long_glob_value_matches_in_linear_time() {
+    use ruleport_model::{matching::GlobMatcher, Case, StrPattern};
+    let g = GlobMatcher::new(&StrPattern::from_glob_unescaped(&format!("{}b", "*a".repeat(100))), Case::Insensitive);
+    let hay = "a".repeat(100_000);
+    let start = Instant::now();
+    assert!(!g.is_match(&hay));
+    assert!(g.is_match(&format!("{hay}B")));
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+}
