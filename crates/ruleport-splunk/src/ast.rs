@@ -29,6 +29,23 @@ pub enum Command {
     Sort(Vec<(String, bool)>),
     /// `dedup f1 f2 …`: keeps the first result of each combination.
     Dedup(Vec<String>),
+    /// `| tstats … from datamodel=… [where …] [by …]`: only as the first command.
+    Tstats(TstatsCommand),
+}
+
+/// `tstats` over a CIM data model: rows of the dataset filtered by `filter` (search terms with
+/// eval precedence: NOT, AND, OR), grouped by `by`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TstatsCommand {
+    pub summaries_only: bool,
+    pub allow_old_summaries: bool,
+    /// `fillnull_value=…`: the value of a null by-field (without it such rows are dropped).
+    pub fillnull_value: Option<String>,
+    pub aggs: Vec<Agg>,
+    /// `datamodel=Endpoint.Processes`.
+    pub datamodel: String,
+    pub filter: Option<SearchExpr>,
+    pub by: Vec<String>,
 }
 
 /// Which statistics command.

@@ -40,6 +40,8 @@ const MAX_SAMPLE_STEPS_EXACT: usize = 4;
 pub(crate) struct Emitter<'a> {
     opts: &'a SplunkOptions,
     pub(crate) approx: Vec<Approximation>,
+    /// Write ORs instead of `f IN (…)` (tstats `where`).
+    pub(crate) no_in: bool,
 }
 
 /// The pieces of a single-event filter.
@@ -100,7 +102,7 @@ pub fn eval_field(name: &str) -> String {
 }
 
 /// A field name as a statistics argument (`by`, `dc(…)`, `dedup`).
-fn stats_field(name: &str) -> String {
+pub(crate) fn stats_field(name: &str) -> String {
     let ok = !name.is_empty()
         && name.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '{' | '}' | '@' | ':' | '-')
@@ -208,7 +210,7 @@ fn widen(pattern: &StrPattern) -> StrPattern {
 
 // ---------------------------------------------------------------------- expression helpers
 
-fn simplify(e: &Expr) -> Expr {
+pub(crate) fn simplify(e: &Expr) -> Expr {
     match e {
         Expr::And(v) => Expr::and(dedup(v.iter().map(simplify).collect())),
         Expr::Or(v) => Expr::or(dedup(v.iter().map(simplify).collect())),
@@ -236,6 +238,7 @@ impl<'a> Emitter<'a> {
         Emitter {
             opts,
             approx: Vec::new(),
+            no_in: false,
         }
     }
 
@@ -247,7 +250,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Reject what SPL (or this emitter) cannot say, before writing anything.
-    fn check(&mut self, e: &Expr) -> EResult<()> {
+    pub(crate) fn check(&mut self, e: &Expr) -> EResult<()> {
         if e.depth() > MAX_EXPR_DEPTH {
             return Err(unsupported(
                 "expression-too-deep",
@@ -317,7 +320,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Whether `search` says this exactly (keywords count: they are labelled approximate).
-    fn search_ok(&self, e: &Expr) -> bool {
+    pub(crate) fn search_ok(&self, e: &Expr) -> bool {
         match e {
             Expr::And(v) | Expr::Or(v) => v.iter().all(|x| self.search_ok(x)),
             Expr::Not(x) => self.search_ok(x),
@@ -354,7 +357,7 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn search_child(&mut self, e: &Expr) -> String {
+    pub(crate) fn search_child(&mut self, e: &Expr) -> String {
         match e {
             Expr::Or(v) => match self.search_in_list(v) {
                 Some(s) => s,
@@ -367,6 +370,9 @@ impl<'a> Emitter<'a> {
 
     /// `f IN (a, b*, …)` for an OR of case-insensitive matches on one field.
     fn search_in_list(&mut self, v: &[Expr]) -> Option<String> {
+        if self.no_in {
+            return None;
+        }
         let mut field: Option<&str> = None;
         let mut values = Vec::new();
         for e in v {
@@ -455,7 +461,7 @@ impl<'a> Emitter<'a> {
     // ------------------------------------------------------------------ where rendering
 
     /// An eval expression; `neg` is true under an odd number of NOTs.
-    fn where_expr(&mut self, e: &Expr, neg: bool) -> String {
+    pub(crate) fn where_expr(&mut self, e: &Expr, neg: bool) -> String {
         match e {
             Expr::And(v) => format!(
                 "({})",
@@ -575,7 +581,7 @@ impl<'a> Emitter<'a> {
     // ------------------------------------------------------------------ relaxation (prefilter)
 
     /// A superset of `e` that `search` says exactly, or `None` for "anything".
-    fn relax(&self, e: &Expr) -> Option<Expr> {
+    pub(crate) fn relax(&self, e: &Expr) -> Option<Expr> {
         if self.search_ok(e) {
             return Some(e.clone());
         }

@@ -358,6 +358,7 @@ impl<'a> Cx<'a> {
                 });
                 rows
             }
+            Command::Tstats(t) => self.tstats(t, rows)?,
             Command::Dedup(fields) => {
                 let mut seen = BTreeSet::new();
                 rows.into_iter()
@@ -374,6 +375,80 @@ impl<'a> Cx<'a> {
                     .collect()
             }
         })
+    }
+
+    /// `tstats` over a data model: each event the dataset holds becomes a row of its CIM view
+    /// (fields renamed by the CIM table, plus the inherited fields), filtered by `where` with
+    /// search semantics, then grouped like `stats`. A null by-field takes `fillnull_value`, or
+    /// drops the row from the groups.
+    fn tstats(&self, t: &TstatsCommand, rows: Vec<Row>) -> Result<Vec<Row>, RunError> {
+        let table = crate::cim::table().map_err(RunError)?;
+        let d = table
+            .dataset(&t.datamodel)
+            .ok_or_else(|| RunError(format!("unknown data model `{}`", t.datamodel)))?;
+        let mut view = Vec::new();
+        for r in rows {
+            let Some(i) = r.event else { continue };
+            let doc = &self.events[i];
+            let texts = |f: &str| {
+                event_values(doc, f)
+                    .iter()
+                    .map(Val::text)
+                    .collect::<Vec<_>>()
+            };
+            if !table.holds(d, &texts) {
+                continue;
+            }
+            let mut fields: Fields = BTreeMap::new();
+            for row in &d.fields {
+                let vals = event_values(doc, &row.raw);
+                if vals.is_empty() {
+                    continue;
+                }
+                let slot = fields.entry(d.prefixed(&row.cim)).or_default();
+                for v in vals {
+                    if !slot.contains(&v) {
+                        slot.push(v);
+                    }
+                }
+            }
+            for f in crate::cim::INHERITED {
+                let vals = if f == "_time" {
+                    vec![Val::Num(r.time_ms as f64 / 1000.0)]
+                } else {
+                    event_values(doc, f)
+                };
+                if !vals.is_empty() {
+                    fields.insert(f.to_string(), vals);
+                }
+            }
+            let row = Row {
+                event: None,
+                fields,
+                covered: r.covered,
+                time_ms: r.time_ms,
+            };
+            if t.filter.as_ref().is_none_or(|f| self.search(f, &row)) {
+                view.push(row);
+            }
+        }
+        if let Some(fill) = &t.fillnull_value {
+            for r in &mut view {
+                for b in &t.by {
+                    if r.fields.get(b).is_none_or(Vec::is_empty) {
+                        r.fields.insert(b.clone(), vec![Val::Str(fill.clone())]);
+                    }
+                }
+            }
+        }
+        let s = StatsCommand {
+            kind: StatsKind::Stats,
+            time_window_secs: None,
+            current: true,
+            aggs: t.aggs.clone(),
+            by: t.by.clone(),
+        };
+        Ok(self.stats(&s, view))
     }
 
     fn regex(&self, p: &str) -> Result<std::borrow::Cow<'_, regex::Regex>, RunError> {

@@ -4,8 +4,12 @@
 //!   (see [`emit`](crate::emit) for the layout), `compile` parses SPL back and runs it with
 //!   Splunk's semantics over Splunk event views.
 //! - [`parse`] gives the [`ast::Pipeline`] of a search.
+//! - [`SplunkOptions::data_model`] switches on CIM data-model mode (`| tstats … from
+//!   datamodel=…`); [`cim`] holds the CIM table both the emitter and the evaluator read.
 
 pub mod ast;
+pub mod cim;
+mod datamodel;
 mod emit;
 mod eval;
 mod parse;
@@ -26,11 +30,19 @@ pub struct SplunkOptions {
     /// Put a case-insensitive superset of each `| where` condition into the base search, so
     /// Splunk can use its index (default on; the result is the same either way).
     pub prefilter: bool,
+    /// CIM data-model mode: a single-event rule whose log source a CIM dataset holds and whose
+    /// every field has a CIM name becomes `| tstats … from datamodel=…` (see
+    /// [`cim`](crate::cim) and `data/cim.yml`); any other rule falls back to the raw search,
+    /// labelled `data-model-fallback` with the reason. Default off.
+    pub data_model: bool,
 }
 
 impl Default for SplunkOptions {
     fn default() -> Self {
-        SplunkOptions { prefilter: true }
+        SplunkOptions {
+            prefilter: true,
+            data_model: false,
+        }
     }
 }
 
@@ -59,9 +71,25 @@ impl Splunk {
 
 /// Emit SPL for a rule with the given options (what [`Splunk::emit`] calls).
 pub fn emit_search(rule: &MappedRule, options: &SplunkOptions) -> Result<Port, Unsupported> {
+    let mut reasons = rule.approximations.clone();
+    if options.data_model {
+        match datamodel::emit(rule, options) {
+            Ok((text, approx)) => {
+                reasons.extend(approx);
+                return Ok(Port {
+                    target: TargetId::Splunk,
+                    text,
+                    fidelity: Fidelity::from_reasons(reasons),
+                });
+            }
+            Err(why) => reasons.push(ruleport_model::Approximation::new(
+                "data-model-fallback",
+                format!("data-model mode: {why}; the raw search is emitted instead"),
+            )),
+        }
+    }
     let mut e = emit::Emitter::new(options);
     let text = e.rule(rule)?;
-    let mut reasons = rule.approximations.clone();
     reasons.extend(e.approx);
     Ok(Port {
         target: TargetId::Splunk,

@@ -118,23 +118,32 @@ impl<'a> Parser<'a> {
         if self.rest().is_empty() {
             return Err(self.err(0, "E-SPL-EMPTY", "empty search"));
         }
-        // The first stage is an implicit `search`, optionally written out.
+        // The first stage is an implicit `search`, optionally written out, or the generating
+        // command `| tstats`.
         if self.peek_char() == Some('|') {
-            return Err(self.err(
-                self.pos,
-                "E-SPL-PARSE",
-                "a search cannot start with a pipe in this subset",
-            ));
-        }
-        let save = self.pos;
-        if let Some(word) = self.peek_word() {
-            if word == "search" && self.rest()[word.len()..].starts_with(is_space) {
-                self.pos += word.len();
-            } else {
-                self.pos = save;
+            let at = self.pos;
+            self.pos += 1;
+            self.skip_ws();
+            if self.peek_word() != Some("tstats") {
+                return Err(self.err(
+                    at,
+                    "E-SPL-PARSE",
+                    "a search can start with a pipe only for `| tstats` in this subset",
+                ));
             }
+            self.pos += "tstats".len();
+            commands.push(self.tstats_command()?);
+        } else {
+            let save = self.pos;
+            if let Some(word) = self.peek_word() {
+                if word == "search" && self.rest()[word.len()..].starts_with(is_space) {
+                    self.pos += word.len();
+                } else {
+                    self.pos = save;
+                }
+            }
+            commands.push(Command::Search(self.search_expr_top()?));
         }
-        commands.push(Command::Search(self.search_expr_top()?));
         loop {
             self.skip_ws();
             match self.peek_char() {
@@ -181,6 +190,11 @@ impl<'a> Parser<'a> {
             "bin" | "bucket" => self.bin_command(),
             "sort" => self.sort_command(),
             "dedup" => self.dedup_command(),
+            "tstats" => Err(self.err(
+                start,
+                "E-SPL-PARSE",
+                "tstats is a generating command: it must come first, as `| tstats …`",
+            )),
             other => Err(self.err_hint(
                 start,
                 "E-SPL-UNKNOWN-COMMAND",
@@ -997,11 +1011,36 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        cmd.aggs = self.agg_list(&["by", "BY"])?;
+        if cmd.aggs.is_empty() {
+            return Err(self.err(
+                self.pos,
+                "E-SPL-PARSE",
+                format!("{} needs a statistics function", kind.name()),
+            ));
+        }
+        self.skip_ws();
+        if let Some(w) = self.peek_word() {
+            if w == "by" || w == "BY" {
+                self.pos += w.len();
+                cmd.by = self.field_list()?;
+                if cmd.by.is_empty() {
+                    return Err(self.err(self.pos, "E-SPL-PARSE", "BY needs at least one field"));
+                }
+            }
+        }
+        self.expect_stage_end()?;
+        Ok(Command::Stats(cmd))
+    }
+
+    /// Statistics functions up to one of the `stop` words.
+    fn agg_list(&mut self, stop: &[&str]) -> PResult<Vec<Agg>> {
+        let mut aggs = Vec::new();
         loop {
             self.skip_ws();
             let at = self.pos;
             let Some(word) = self.peek_word() else { break };
-            if word == "by" || word == "BY" {
+            if stop.contains(&word) {
                 break;
             }
             self.pos += word.len();
@@ -1052,18 +1091,113 @@ impl<'a> Parser<'a> {
                         .ok_or_else(|| self.err(at2, "E-SPL-PARSE", "expected a name after AS"))?;
                 }
             }
-            cmd.aggs.push(Agg { func, field, name });
+            aggs.push(Agg { func, field, name });
             self.skip_ws();
             if self.peek_char() == Some(',') {
                 self.pos += 1;
             }
         }
+        Ok(aggs)
+    }
+
+    // ---------------------------------------------------------------- tstats
+
+    /// `tstats [options] aggs from datamodel=<name> [where <terms>] [by <fields>]` (after the
+    /// command name).
+    fn tstats_command(&mut self) -> PResult<Command> {
+        let mut cmd = TstatsCommand {
+            summaries_only: false,
+            allow_old_summaries: false,
+            fillnull_value: None,
+            aggs: Vec::new(),
+            datamodel: String::new(),
+            filter: None,
+            by: Vec::new(),
+        };
+        loop {
+            self.skip_ws();
+            let at = self.pos;
+            let Some(word) = self.peek_word() else { break };
+            if !self.rest()[word.len()..].starts_with('=') {
+                break;
+            }
+            self.pos += word.len() + 1;
+            let value = if self.peek_char() == Some('"') {
+                self.quoted()?.0
+            } else {
+                let r = self.rest();
+                let end = r.find(|c: char| is_space(c) || c == '|').unwrap_or(r.len());
+                self.pos += end;
+                r[..end].to_string()
+            };
+            let flag = |p: &Self| match value.as_str() {
+                "t" | "true" | "1" => Ok(true),
+                "f" | "false" | "0" => Ok(false),
+                _ => Err(p.err(at, "E-SPL-PARSE", format!("bad {word} value `{value}`"))),
+            };
+            match word {
+                "summariesonly" => cmd.summaries_only = flag(self)?,
+                "allow_old_summaries" => cmd.allow_old_summaries = flag(self)?,
+                "fillnull_value" => cmd.fillnull_value = Some(value.clone()),
+                _ => {
+                    return Err(self.err(
+                        at,
+                        "E-SPL-PARSE",
+                        format!("unsupported tstats option `{word}`"),
+                    ))
+                }
+            }
+        }
+        cmd.aggs = self.agg_list(&["from"])?;
         if cmd.aggs.is_empty() {
             return Err(self.err(
                 self.pos,
                 "E-SPL-PARSE",
-                format!("{} needs a statistics function", kind.name()),
+                "tstats needs a statistics function",
             ));
+        }
+        self.skip_ws();
+        let at = self.pos;
+        if self.peek_word() != Some("from") {
+            return Err(self.err(
+                at,
+                "E-SPL-PARSE",
+                "expected `from datamodel=<name>` in tstats",
+            ));
+        }
+        self.pos += "from".len();
+        self.skip_ws();
+        let at = self.pos;
+        let Some(rest) = self.rest().strip_prefix("datamodel=") else {
+            return Err(self.err(at, "E-SPL-PARSE", "expected `datamodel=<name>` after from"));
+        };
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        let known = crate::cim::table().map_err(|e| self.err(at, "E-SPL-DATAMODEL", e))?;
+        if known.dataset(name).is_none() {
+            return Err(self.err_hint(
+                at,
+                "E-SPL-DATAMODEL",
+                format!("unknown data model dataset `{name}`"),
+                format!(
+                    "ruleport's CIM table knows {}",
+                    known
+                        .datasets
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        cmd.datamodel = name.to_string();
+        self.pos += "datamodel=".len() + end;
+        self.skip_ws();
+        if self.peek_word() == Some("where") {
+            self.pos += "where".len();
+            cmd.filter = Some(self.tstats_or(0)?);
         }
         self.skip_ws();
         if let Some(w) = self.peek_word() {
@@ -1071,12 +1205,116 @@ impl<'a> Parser<'a> {
                 self.pos += w.len();
                 cmd.by = self.field_list()?;
                 if cmd.by.is_empty() {
-                    return Err(self.err(self.pos, "E-SPL-PARSE", "BY needs at least one field"));
+                    return Err(self.err(self.pos, "E-SPL-PARSE", "by needs at least one field"));
                 }
             }
         }
         self.expect_stage_end()?;
-        Ok(Command::Stats(cmd))
+        Ok(Command::Tstats(cmd))
+    }
+
+    fn is_by(t: &STok) -> bool {
+        Self::is_kw(t, "by") || Self::is_kw(t, "BY")
+    }
+
+    /// tstats `where`: OR of ANDs (AND binds tighter, as in eval).
+    fn tstats_or(&mut self, depth: usize) -> PResult<SearchExpr> {
+        self.depth_check(depth)?;
+        let mut items = vec![self.tstats_and(depth)?];
+        loop {
+            let (t, _) = self.peek_stok()?;
+            if Self::is_kw(&t, "OR") {
+                self.next_stok()?;
+                items.push(self.tstats_and(depth)?);
+            } else {
+                break;
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(SearchExpr::Or(vec![]))
+        } else {
+            SearchExpr::Or(items)
+        })
+    }
+
+    fn tstats_and(&mut self, depth: usize) -> PResult<SearchExpr> {
+        let mut items = vec![self.tstats_not(depth)?];
+        loop {
+            let (t, _) = self.peek_stok()?;
+            match t {
+                STok::End | STok::Pipe | STok::RParen => break,
+                ref t if Self::is_kw(t, "OR") || Self::is_by(t) => break,
+                ref t if Self::is_kw(t, "AND") => {
+                    self.next_stok()?;
+                    items.push(self.tstats_not(depth)?);
+                }
+                _ => items.push(self.tstats_not(depth)?),
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(SearchExpr::And(vec![]))
+        } else {
+            SearchExpr::And(items)
+        })
+    }
+
+    fn tstats_not(&mut self, depth: usize) -> PResult<SearchExpr> {
+        self.depth_check(depth)?;
+        let (t, at) = self.peek_stok()?;
+        if Self::is_kw(&t, "NOT") {
+            self.next_stok()?;
+            return Ok(SearchExpr::Not(Box::new(self.tstats_not(depth + 1)?)));
+        }
+        match t {
+            STok::LParen => {
+                self.next_stok()?;
+                let e = self.tstats_or(depth + 1)?;
+                let (t, at2) = self.peek_stok()?;
+                if t != STok::RParen {
+                    return Err(self.err(at2, "E-SPL-PARSE", "expected `)`"));
+                }
+                self.next_stok()?;
+                Ok(e)
+            }
+            STok::Bare(ref s, _) if matches!(s.as_str(), "AND" | "OR" | "CASE" | "TERM") => {
+                Err(self.err(
+                    at,
+                    "E-SPL-PARSE",
+                    format!("unexpected `{s}` in tstats where"),
+                ))
+            }
+            STok::Bare(..) | STok::Quoted(..) => match self.search_term()? {
+                SearchExpr::Term(SearchTerm::Keyword(_)) => Err(self.err(
+                    at,
+                    "E-SPL-PARSE",
+                    "tstats where takes field comparisons, not keywords",
+                )),
+                SearchExpr::Term(SearchTerm::Field { ref value, .. })
+                    if value.case_sensitive || value.term =>
+                {
+                    Err(self.err(
+                        at,
+                        "E-SPL-PARSE",
+                        "CASE() and TERM() are not tstats where syntax",
+                    ))
+                }
+                SearchExpr::Term(SearchTerm::In { ref values, .. })
+                    if values.iter().any(|v| v.case_sensitive || v.term) =>
+                {
+                    Err(self.err(
+                        at,
+                        "E-SPL-PARSE",
+                        "CASE() and TERM() are not tstats where syntax",
+                    ))
+                }
+                e => Ok(e),
+            },
+            _ => Err(self.err(
+                at,
+                "E-SPL-PARSE",
+                "expected a field comparison in tstats where",
+            )),
+        }
     }
 
     fn field_list(&mut self) -> PResult<Vec<String>> {

@@ -215,8 +215,14 @@ fn constant_false_and_prefilter_option() {
     | where false()
     "#);
     let m = query(eq_cased("a", "X"));
-    let p = ruleport_splunk::emit_search(&m, &ruleport_splunk::SplunkOptions { prefilter: false })
-        .expect("emits");
+    let p = ruleport_splunk::emit_search(
+        &m,
+        &ruleport_splunk::SplunkOptions {
+            prefilter: false,
+            ..Default::default()
+        },
+    )
+    .expect("emits");
     insta::assert_snapshot!(p.text, @r#"
     *
     | where 'a'=="X"
