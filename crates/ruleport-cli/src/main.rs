@@ -26,6 +26,12 @@ struct MappingArgs {
     /// Sentinel tables for Windows sources: xdr (Device* tables), event (SecurityEvent), asim.
     #[arg(long, default_value = "xdr")]
     sentinel_set: String,
+    /// Splunk: emit `| tstats … from datamodel=…` (CIM) where a data model covers the rule.
+    #[arg(long)]
+    splunk_data_model: bool,
+    /// pySigma processing-pipeline files applied to Sigma rules before mapping.
+    #[arg(long = "pipeline", value_name = "FILE")]
+    pipelines: Vec<PathBuf>,
 }
 
 impl MappingArgs {
@@ -35,7 +41,14 @@ impl MappingArgs {
             .sentinel_set
             .parse::<SentinelSet>()
             .map_err(|e| Diagnostic::error("E-USAGE", e))?;
-        Ok(Converter::new(m))
+        for p in &self.pipelines {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Diagnostic::error("E-PIPELINE-READ", format!("cannot read pipeline: {e}")).in_file(p))?;
+            m.add_pipeline(ruleport_mapping::pipeline::load_pysigma_pipeline(&text, p)?);
+        }
+        let mut conv = Converter::new(m);
+        conv.splunk.data_model = self.splunk_data_model;
+        Ok(conv)
     }
 }
 
@@ -99,6 +112,19 @@ enum Command {
         accept: bool,
         #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel,sigma,elastic")]
         targets: Vec<TargetId>,
+        #[command(flatten)]
+        mapping: MappingArgs,
+    },
+    /// Share of rules whose log source and every field map to each target (mapping coverage).
+    Coverage {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Target schemas: ecs (kuery, EQL), splunk, sentinel, sigma.
+        #[arg(long, value_delimiter = ',', default_value = "ecs,splunk,sentinel,sigma")]
+        schemas: Vec<String>,
+        /// How many unmapped log sources and fields to list.
+        #[arg(long, default_value = "15")]
+        top: usize,
         #[command(flatten)]
         mapping: MappingArgs,
     },
@@ -184,6 +210,12 @@ fn main() -> ExitCode {
             mapping,
         } => snapshot(paths, &dir, accept, &targets, &mapping),
         Command::View { fixtures, targets, mapping } => view(&fixtures, &targets, &mapping),
+        Command::Coverage {
+            paths,
+            schemas,
+            top,
+            mapping,
+        } => coverage(&paths, &schemas, top, &mapping),
         Command::Corpus {
             shared,
             targets,
@@ -596,4 +628,36 @@ fn view(fixtures: &std::path::Path, targets: &[TargetId], m: &MappingArgs) -> Ex
         }
     }
     ExitCode::SUCCESS
+}
+
+fn coverage(paths: &[PathBuf], schemas: &[String], top: usize, m: &MappingArgs) -> ExitCode {
+    use ruleport_model::Schema;
+    let conv = match converter_or_exit(m) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut wanted = Vec::new();
+    for s in schemas {
+        wanted.push(match s.as_str() {
+            "ecs" | "kuery" | "eql" | "elastic" => Schema::Ecs,
+            "splunk" => Schema::Splunk,
+            "sentinel" => Schema::Sentinel,
+            "sigma" => Schema::Sigma,
+            other => {
+                eprintln!("unknown schema `{other}`; expected ecs, splunk, sentinel or sigma");
+                return ExitCode::from(2);
+            }
+        });
+    }
+    let loaded = load_paths(paths);
+    print_diagnostics(&loaded);
+    let rules: Vec<_> = loaded.rules.iter().map(|r| r.rule.clone()).collect();
+    for schema in wanted {
+        print!("{}", conv.mapping.coverage(&rules, schema).render_text(top));
+    }
+    if loaded.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -32,20 +32,28 @@ pub fn rule_format(t: TargetId) -> Option<&'static dyn RuleFormat> {
     })
 }
 
-/// Converts rules with one mapping configuration.
+/// Converts rules with one mapping configuration and per-target options.
 #[derive(Debug, Clone)]
 pub struct Converter {
     pub mapping: Mapping,
+    /// Splunk output options (CIM data-model mode…).
+    pub splunk: ruleport_splunk::SplunkOptions,
 }
 
 impl Converter {
     pub fn new(mapping: Mapping) -> Self {
-        Converter { mapping }
+        Converter {
+            mapping,
+            splunk: ruleport_splunk::SplunkOptions::default(),
+        }
     }
 
     /// Port a rule to a target. Mapping approximations are always part of the port's fidelity.
     pub fn port(&self, rule: &Rule, target: TargetId) -> Result<Port, Unsupported> {
-        let (schema, result) = if let Some(lang) = query_language(target) {
+        let (schema, result) = if target == TargetId::Splunk {
+            let mapped = self.mapping.map_rule(rule, ruleport_model::Schema::Splunk);
+            (mapped.approximations.clone(), ruleport_splunk::emit_search(&mapped, &self.splunk))
+        } else if let Some(lang) = query_language(target) {
             let mapped = self.mapping.map_rule(rule, lang.schema());
             (mapped.approximations.clone(), lang.emit(&mapped))
         } else if let Some(fmt) = rule_format(target) {
