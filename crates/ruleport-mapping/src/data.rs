@@ -79,6 +79,11 @@ pub struct SchemaSide {
     /// Conditions that identify the source's events in this schema.
     #[serde(rename = "match")]
     pub match_spec: Option<MatchSpec>,
+    /// Conditions every event of the source meets in this schema that are not used to select
+    /// it (`event.action: [exec, start]` of process starts): a rule's top-level conjunct stating
+    /// only such values is implied by the target's selection and dropped when mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied: Option<MatchGroup>,
 }
 
 /// A field row: the same datum's name in each schema (`sigma`, `ecs`, `splunk`, `sentinel`,
@@ -96,8 +101,45 @@ pub struct FieldRow {
     /// Per schema key: values are written differently there, so renaming is not enough.
     #[serde(default)]
     pub value_format: BTreeMap<String, ValueFormat>,
+    /// Per schema key: this schema's field holds a path whose last segment is the datum
+    /// (`process.name` is the last segment of Sysmon's `Image`). Only value tests are mapped
+    /// through such a row, by rewriting them; other uses and event views ignore it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transform: BTreeMap<String, Transform>,
     #[serde(flatten)]
     pub names: BTreeMap<String, String>,
+}
+
+/// How a schema derives a field row's datum from its own field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// The last `\`-separated segment of a Windows path.
+    WindowsBasename,
+    /// The last `/`-separated segment of a Unix path.
+    UnixBasename,
+    /// The text after the last `.` of a file name or path (`exe` of `C:\\a\\b.exe`).
+    Extension,
+}
+
+impl Transform {
+    /// The character before the datum's segment.
+    pub fn separator(self) -> char {
+        match self {
+            Transform::WindowsBasename => '\\',
+            Transform::UnixBasename => '/',
+            Transform::Extension => '.',
+        }
+    }
+
+    /// Characters the datum never holds (its separator, and path separators for an extension).
+    pub fn excluded(self) -> &'static [char] {
+        match self {
+            Transform::WindowsBasename => &['\\'],
+            Transform::UnixBasename => &['/'],
+            Transform::Extension => &['.', '\\', '/'],
+        }
+    }
 }
 
 impl FieldRow {
@@ -251,6 +293,14 @@ pub fn parse_mapping(text: &str, path: &Path) -> Result<MappingFile, Diagnostic>
         .chain(file.common_fields.iter())
         .chain(file.field_sets.values().flatten());
     for row in rows {
+        if let Some(key) = row.transform.keys().find(|k| row.name(k).is_none()) {
+            return Err(Diagnostic::error(
+                "E-MAPPING-TRANSFORM",
+                format!("a field row derives its `{key}` name with `transform` but names no `{key}` field"),
+            )
+            .in_file(path)
+            .at_opt(at("transform:")));
+        }
         for (key, name) in &row.names {
             if !SCHEMA_KEYS.contains(&key.as_str()) {
                 let hint = ruleport_model::diag::did_you_mean(key, SCHEMA_KEYS)

@@ -1,6 +1,6 @@
 //! Field-name lookup: explicit rows first, then paths below object-typed rows, then `*` patterns.
 
-use crate::data::{kind_from_name, FieldRow, LogSourceMapping};
+use crate::data::{kind_from_name, FieldRow, LogSourceMapping, Transform};
 use crate::Mapping;
 use ruleport_model::{FieldKind, Schema};
 
@@ -19,6 +19,8 @@ pub(crate) struct FieldHit<'a> {
     pub name: String,
     pub kind: FieldKind,
     pub row: Option<&'a FieldRow>,
+    /// The target field holds a path whose last segment is the source datum.
+    pub transform: Option<Transform>,
 }
 
 /// A row's name under a schema key. A Sentinel set key falls back to the generic `sentinel`
@@ -107,6 +109,7 @@ impl Mapping {
     }
 
     /// [`Mapping::lookup_field`] with explicit schema keys (`sentinel` for the generic side).
+    /// Rows that derive the datum from a path (`transform`) are not used: a rename cannot say it.
     pub(crate) fn lookup_by_key<'a>(
         &'a self,
         ls: Option<&'a LogSourceMapping>,
@@ -114,14 +117,44 @@ impl Mapping {
         fk: &str,
         tk: &str,
     ) -> Option<FieldHit<'a>> {
-        if let Some(h) = self.lookup_keys(ls, field, fk, tk) {
+        self.lookup_derived(ls, field, fk, tk, false)
+    }
+
+    /// [`Mapping::lookup_by_key`] that may also return a row deriving the datum from a target
+    /// path (`hit.transform`), for value tests that the caller rewrites.
+    pub(crate) fn lookup_derived<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        field: &str,
+        fk: &str,
+        tk: &str,
+        derived: bool,
+    ) -> Option<FieldHit<'a>> {
+        if let Some(h) = self.lookup_keys(ls, field, fk, tk, derived) {
             return Some(h);
         }
         if fk == "sigma" || tk == "sigma" {
             return None;
         }
-        let via = self.lookup_keys(ls, field, fk, "sigma")?;
-        self.lookup_keys(ls, &via.name, "sigma", tk)
+        let via = self.lookup_keys(ls, field, fk, "sigma", derived)?;
+        // At most one step may derive; a derived Sigma name is then renamed as it is.
+        let next = self.lookup_keys(
+            ls,
+            &via.name,
+            "sigma",
+            tk,
+            derived && via.transform.is_none(),
+        )?;
+        // The first step's value notes (process.args is a list) outweigh a plain rename's.
+        let row = match via.row {
+            Some(r) if !r.values.is_empty() || !r.value_format.is_empty() => Some(r),
+            _ => next.row,
+        };
+        Some(FieldHit {
+            transform: via.transform.or(next.transform),
+            row,
+            ..next
+        })
     }
 
     fn lookup_keys<'a>(
@@ -130,8 +163,17 @@ impl Mapping {
         field: &str,
         fk: &str,
         tk: &str,
+        derived: bool,
     ) -> Option<FieldHit<'a>> {
-        let rows = self.rows_for(ls);
+        // A row deriving the source datum from a path never maps back; one deriving the target's
+        // is used only when asked for.
+        let rows: Vec<RowRef<'a>> = self
+            .rows_for(ls)
+            .into_iter()
+            .filter(|r| {
+                !r.row.transform.contains_key(fk) && (derived || !r.row.transform.contains_key(tk))
+            })
+            .collect();
         let kind_of = |r: RowRef<'a>| type_in(r, tk, ls).map(kind_from_name).unwrap_or_default();
         // 1. Explicit rows.
         for &r in rows.iter().filter(|r| !r.row.is_pattern()) {
@@ -141,12 +183,16 @@ impl Mapping {
                         name: t.to_string(),
                         kind: kind_of(r),
                         row: Some(r.row),
+                        transform: r.row.transform.get(tk).copied(),
                     });
                 }
             }
         }
         // 2. A path below an object-typed row keeps its tail (`InitiatedBy.user.x`).
-        for &r in rows.iter().filter(|r| !r.row.is_pattern()) {
+        for &r in rows
+            .iter()
+            .filter(|r| !r.row.is_pattern() && r.row.transform.is_empty())
+        {
             let (Some(base), Some(t)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
                 continue;
             };
@@ -167,11 +213,15 @@ impl Mapping {
                     name: format!("{t}.{tail}"),
                     kind,
                     row: None,
+                    transform: None,
                 });
             }
         }
         // 3. `*` patterns.
-        for &r in rows.iter().filter(|r| r.row.is_pattern()) {
+        for &r in rows
+            .iter()
+            .filter(|r| r.row.is_pattern() && r.row.transform.is_empty())
+        {
             let (Some(fp), Some(tp)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
                 continue;
             };
@@ -180,6 +230,7 @@ impl Mapping {
                     name: tp.replacen('*', cap, 1),
                     kind: kind_of(r),
                     row: Some(r.row),
+                    transform: None,
                 });
             }
         }

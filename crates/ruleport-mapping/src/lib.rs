@@ -12,6 +12,7 @@
 
 pub mod coverage;
 pub mod data;
+mod derive;
 mod fields;
 pub mod pipeline;
 pub mod rename;
@@ -285,7 +286,7 @@ impl Mapping {
                 .filter(|r| r.own && !r.row.is_pattern())
                 .filter(|r| name_in(**r, "ecs", Some(l)).is_some_and(|n| used.contains(n)))
                 .count();
-            let rank = 2 * g + 3 * idx + 3 * fh;
+            let rank = 2 * g + 3 * idx + 3 * fh + 2 * implied_fits(side, &conj);
             if best.is_none_or(|(b, _)| rank > b) {
                 best = Some((rank, l));
             }
@@ -391,10 +392,8 @@ impl Mapping {
                 l.side(tk).is_some()
             }
         };
-        let resolved: Vec<Option<&LogSourceMapping>> = resolved
-            .into_iter()
-            .map(|l| l.filter(has_side))
-            .collect();
+        let resolved: Vec<Option<&LogSourceMapping>> =
+            resolved.into_iter().map(|l| l.filter(has_side)).collect();
         let primary = primary.filter(has_side);
         let has_logic = !matches!(rule.detection, Detection::Unsupported(_));
         if has_logic && (primary.is_none() || resolved.iter().any(Option::is_none)) {
@@ -657,7 +656,36 @@ impl<'a> MapCtx<'a> {
         }
     }
 
+    /// A value test on a datum the target derives from a path (`process.name` from `Image`),
+    /// rewritten over that path; `None` when no such row applies.
+    fn derived_pred(&mut self, p: &Predicate, name: &str) -> Option<Expr> {
+        if self.pipeline_fields.contains(name) {
+            return None;
+        }
+        let h = self
+            .mapping
+            .lookup_derived(self.ls, name, self.fk, self.tk, true)?;
+        let t = h.transform?;
+        match derive::rewrite_basename(p, &h.name, t) {
+            Some(e) => {
+                if h.kind != FieldKind::Unknown {
+                    self.kinds.insert(h.name.clone(), h.kind);
+                }
+                Some(e)
+            }
+            None => {
+                self.unmapped.insert(name.to_string());
+                Some(Expr::Pred(p.clone()))
+            }
+        }
+    }
+
     fn map_pred(&mut self, p: &Predicate) -> Expr {
+        if let Subject::Field { name, .. } = &p.subject {
+            if let Some(e) = self.derived_pred(p, name) {
+                return e;
+            }
+        }
         let (subject, row) = match &p.subject {
             Subject::Field { name, optional } => {
                 let (n, row) = self.hit(name);
@@ -862,9 +890,10 @@ fn group_expr(g: &MatchGroup, case: Case) -> Expr {
 }
 
 /// Remove top-level conjuncts (and an EQL category) that identify the log source: the target's
-/// selection implies them. Only conjuncts of a group the filter satisfies are removed.
+/// selection implies them. Only conjuncts of a group the filter satisfies are removed, and
+/// conjuncts stating only values the side lists as `implied`.
 fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
-    let Some(spec) = l.side(from_key).and_then(|s| s.match_spec.as_ref()) else {
+    let Some(side) = l.side(from_key) else {
         return;
     };
     let mut conj = top_level_literals(&f.expr);
@@ -874,21 +903,22 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
     }
     // The group the filter fits best; its stated conjuncts follow from the target's selection.
     let mut best: Option<(usize, &MatchGroup)> = None;
-    for g in spec.groups() {
+    for g in side.match_spec.iter().flat_map(|s| s.groups()) {
         if let GroupFit::Score(n) = group_score(g, &conj) {
             if best.is_none_or(|(b, _)| n > b) {
                 best = Some((n, g));
             }
         }
     }
-    let Some((_, g)) = best else { return };
+    let best = best.map(|(_, g)| g);
+    if best.is_none() && side.implied.is_none() {
+        return;
+    }
     let implied = |c: &Expr| -> bool {
         literal_disjunction(c).is_some_and(|(field, vals)| {
-            g.get(&field).is_some_and(|want| {
-                let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
-                vals.iter()
-                    .all(|v| wants.iter().any(|w| w.eq_ignore_ascii_case(v)))
-            })
+            best.into_iter()
+                .chain(side.implied.as_ref())
+                .any(|g| group_allows(g, &field, &vals))
         })
     };
     f.expr = match &f.expr {
@@ -896,9 +926,36 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
         other if implied(other) => Expr::Const(true),
         other => other.clone(),
     };
-    if f.category.is_some() && g.contains_key("event.category") {
+    if f.category.is_some() && best.is_some_and(|g| g.contains_key("event.category")) {
         f.category = None;
     }
+}
+
+/// Whether a group names `field` and allows every one of `vals` (case-insensitive).
+fn group_allows(g: &MatchGroup, field: &str, vals: &[String]) -> bool {
+    g.get(field).is_some_and(|want| {
+        let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
+        !vals.is_empty()
+            && vals
+                .iter()
+                .all(|v| wants.iter().any(|w| w.eq_ignore_ascii_case(v)))
+    })
+}
+
+/// How many of a side's implied fields that its match groups do not name the rule states with
+/// values the side allows.
+fn implied_fits(side: &data::SchemaSide, conj: &BTreeMap<String, Vec<String>>) -> usize {
+    let in_groups = |f: &str| {
+        side.match_spec
+            .iter()
+            .flat_map(|s| s.groups())
+            .any(|g| g.contains_key(f))
+    };
+    side.implied.as_ref().map_or(0, |g| {
+        conj.iter()
+            .filter(|(f, vals)| !in_groups(f) && group_allows(g, f, vals))
+            .count()
+    })
 }
 
 #[cfg(test)]

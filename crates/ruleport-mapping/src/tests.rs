@@ -1070,3 +1070,262 @@ fn list_conditions_are_alternatives() {
         Some("windows.file_delete")
     );
 }
+
+/// An Elastic Defend process rule: `process where host.os.type == "windows" and
+/// event.type == "start" and event.action in ("start", "exec") and <expr>`.
+fn elastic_process_rule(os: &str, expr: Expr) -> Rule {
+    let mut r = seed();
+    r.logsource.index = vec!["logs-endpoint.events.process-*".into(), "endgame-*".into()];
+    r.detection = Detection::Query(EventFilter {
+        category: Some("process".into()),
+        expr: Expr::and(vec![
+            lit("host.os.type", os),
+            Expr::or(vec![
+                lit("event.type", "start"),
+                lit("event.type", "process_started"),
+            ]),
+            Expr::or(vec![
+                lit("event.action", "start"),
+                lit("event.action", "exec"),
+            ]),
+            expr,
+        ]),
+    });
+    r
+}
+
+fn the_query(m: &MappedRule) -> &Expr {
+    match &m.rule.detection {
+        Detection::Query(f) => &f.expr,
+        other => panic!("not a query: {other:?}"),
+    }
+}
+
+#[test]
+fn elastic_process_start_conditions_are_implied_by_every_target() {
+    let r = elastic_process_rule("windows", lit("process.executable", "C:\\w\\x.exe"));
+    for (m, to, field) in [
+        (Mapping::builtin(), Schema::Sigma, "Image"),
+        (Mapping::builtin(), Schema::Splunk, "Image"),
+        (sentinel(SentinelSet::Xdr), Schema::Sentinel, "FolderPath"),
+        (
+            sentinel(SentinelSet::Event),
+            Schema::Sentinel,
+            "NewProcessName",
+        ),
+    ] {
+        let x = m.map_rule(&r, to);
+        assert_eq!(
+            x.selection.logsource_id.as_deref(),
+            Some("windows.process_creation")
+        );
+        // OS, event type and the process-start actions follow from the source; only the
+        // executable test is left.
+        assert_eq!(the_query(&x), &lit(field, "C:\\w\\x.exe"), "{}", to.name());
+        assert!(x.approximations.is_empty(), "{:?}", x.approximations);
+    }
+    // A fork is not a process start of the target's source: it stays, unmapped.
+    let r = elastic_process_rule("linux", lit("event.action", "fork"));
+    let x = Mapping::builtin().map_rule(&r, Schema::Sigma);
+    assert!(codes(&x).contains(&"unmapped-field"), "{:?}", codes(&x));
+}
+
+#[test]
+fn process_names_are_the_last_segment_of_the_image_path() {
+    let m = Mapping::builtin();
+    let name_is = |p: StrPattern| Expr::matches("process.name", p, Case::Insensitive);
+    let sigma = |e: Expr| m.map_rule(&elastic_process_rule("windows", e), Schema::Sigma);
+    // Equality: the path is the name, or ends with `\name`.
+    let x = sigma(name_is(StrPattern::literal("cmd.exe")));
+    assert_eq!(
+        the_query(&x),
+        &Expr::or(vec![
+            ci("Image", StrPattern::literal("cmd.exe")),
+            ci("Image", StrPattern::suffix("\\cmd.exe")),
+        ])
+    );
+    assert!(x.approximations.is_empty());
+    // A suffix of the name is a suffix of the path.
+    let x = sigma(name_is(StrPattern::suffix(".tmp")));
+    assert_eq!(the_query(&x), &ci("Image", StrPattern::suffix(".tmp")));
+    // A prefix must start the last segment: a regex over the path.
+    let x = sigma(name_is(StrPattern::prefix("ps")));
+    let Expr::Pred(Predicate {
+        op: Op::Regex(re), ..
+    }) = the_query(&x)
+    else {
+        panic!("regex expected: {:?}", the_query(&x))
+    };
+    assert_eq!(re.pattern, r"(?:^|\\)ps[^\\]*$");
+    assert_eq!(re.case, Case::Insensitive);
+    let Ok(compiled) = regex::RegexBuilder::new(&re.pattern)
+        .case_insensitive(true)
+        .build()
+    else {
+        panic!("invalid regex {}", re.pattern)
+    };
+    assert!(compiled.is_match(r"C:\Tools\PsExec.exe"));
+    assert!(!compiled.is_match(r"C:\ps\cmd.exe"));
+    // A name never holds a separator: such a test is not rewritten and stays unmapped.
+    let x = sigma(name_is(StrPattern::literal("a\\b")));
+    assert!(codes(&x).contains(&"unmapped-field"));
+    // Splunk's Sysmon add-on has the name itself; XDR has FileName; SecurityEvent derives it.
+    let r = elastic_process_rule("windows", name_is(StrPattern::literal("cmd.exe")));
+    assert_eq!(
+        fields_of(&m.map_rule(&r, Schema::Splunk)),
+        vec!["process_name"]
+    );
+    assert_eq!(
+        fields_of(&sentinel(SentinelSet::Xdr).map_rule(&r, Schema::Sentinel)),
+        vec!["FileName"]
+    );
+    assert_eq!(
+        fields_of(&sentinel(SentinelSet::Event).map_rule(&r, Schema::Sentinel)),
+        vec!["NewProcessName"]
+    );
+    // Linux paths use `/`.
+    let r = elastic_process_rule("linux", name_is(StrPattern::literal("nc")));
+    assert_eq!(
+        the_query(&m.map_rule(&r, Schema::Sigma)),
+        &Expr::or(vec![
+            ci("Image", StrPattern::literal("nc")),
+            ci("Image", StrPattern::suffix("/nc")),
+        ])
+    );
+    // Group-by and join keys are not value tests: a name is never renamed to a path there.
+    let mut r = elastic_process_rule("windows", lit("process.executable", "C:\\x.exe"));
+    r.detection = Detection::NewTerms(ruleport_model::NewTerms {
+        filter: match &r.detection {
+            Detection::Query(f) => f.clone(),
+            _ => unreachable!(),
+        },
+        fields: vec!["process.name".into()],
+        history_window_start: "now-7d".into(),
+    });
+    let x = m.map_rule(&r, Schema::Sigma);
+    assert!(codes(&x).contains(&"unmapped-field"), "{:?}", codes(&x));
+}
+
+#[test]
+fn file_extensions_are_the_end_of_the_file_name() {
+    let mut r = seed();
+    r.logsource.index = vec!["logs-endpoint.events.file-*".into()];
+    r.detection = Detection::Query(EventFilter {
+        category: Some("file".into()),
+        expr: Expr::and(vec![
+            lit("host.os.type", "windows"),
+            lit("event.type", "creation"),
+            lit("event.action", "creation"),
+            Expr::matches(
+                "file.extension",
+                StrPattern::literal("exe"),
+                Case::Insensitive,
+            ),
+        ]),
+    });
+    let x = sentinel(SentinelSet::Xdr).map_rule(&r, Schema::Sentinel);
+    assert_eq!(x.selection.tables, vec!["DeviceFileEvents"]);
+    assert_eq!(the_query(&x), &ci("FileName", StrPattern::suffix(".exe")));
+    let x = Mapping::builtin().map_rule(&r, Schema::Sigma);
+    assert_eq!(
+        the_query(&x),
+        &ci("TargetFilename", StrPattern::suffix(".exe"))
+    );
+    // Existence of an extension cannot be said over a name.
+    if let Detection::Query(f) = &mut r.detection {
+        f.expr = Expr::and(vec![
+            lit("event.type", "creation"),
+            Expr::pred(Subject::field("file.extension"), Op::Exists),
+        ]);
+    }
+    let x = Mapping::builtin().map_rule(&r, Schema::Sigma);
+    assert!(codes(&x).contains(&"unmapped-field"));
+}
+
+#[test]
+fn process_args_are_a_value_format_approximation() {
+    let r = elastic_process_rule(
+        "windows",
+        Expr::matches("process.args", StrPattern::literal("-enc"), Case::Sensitive),
+    );
+    for (m, to, field) in [
+        (Mapping::builtin(), Schema::Sigma, "CommandLine"),
+        (Mapping::builtin(), Schema::Splunk, "CommandLine"),
+        (
+            sentinel(SentinelSet::Xdr),
+            Schema::Sentinel,
+            "ProcessCommandLine",
+        ),
+    ] {
+        let x = m.map_rule(&r, to);
+        assert_eq!(fields_of(&x), vec![field]);
+        assert!(
+            x.approximations
+                .iter()
+                .any(|a| a.code == "value-format" && a.reason.contains("argument list")),
+            "{}: {:?}",
+            to.name(),
+            x.approximations
+        );
+    }
+}
+
+#[test]
+fn derived_rows_do_not_change_event_views() {
+    // A Sysmon event seen as ECS keeps Image as process.executable (never process.name), and
+    // an ECS event's process.name never overwrites a target's path.
+    let m = Mapping::builtin();
+    let ecs = m.view_event(&sysmon_1(), Schema::Sigma, None, Schema::Ecs);
+    assert_eq!(
+        lookup_str(&ecs, "process.executable").as_deref(),
+        Some("C:\\Windows\\System32\\curl.exe")
+    );
+    assert_eq!(lookup_str(&ecs, "process.name"), None);
+    let ev = json!({"event": {"category": "process", "type": "start", "action": "start"},
+                    "host": {"os": {"type": "windows"}},
+                    "process": {"name": "curl.exe", "executable": "C:\\Windows\\System32\\curl.exe"}});
+    let sigma = m.view_event(
+        &ev,
+        Schema::Ecs,
+        Some("windows.process_creation"),
+        Schema::Sigma,
+    );
+    assert_eq!(sigma["Image"], json!("C:\\Windows\\System32\\curl.exe"));
+    // The implied action is dropped where the target has no such field.
+    assert!(sigma.get("event.action").is_none(), "{sigma}");
+    let back = m.view_event(
+        &sigma,
+        Schema::Sigma,
+        Some("windows.process_creation"),
+        Schema::Ecs,
+    );
+    assert_eq!(
+        lookup_str(&back, "process.executable").as_deref(),
+        Some("C:\\Windows\\System32\\curl.exe")
+    );
+    let xdr = sentinel(SentinelSet::Xdr);
+    let row = xdr.view_event_in(
+        &ev,
+        Schema::Ecs,
+        Some("windows.process_creation"),
+        Schema::Sentinel,
+        Some("DeviceProcessEvents"),
+    );
+    assert_eq!(row["FileName"], json!("curl.exe"));
+    assert_eq!(row["FolderPath"], json!("C:\\Windows\\System32\\curl.exe"));
+    assert_eq!(row["Type"], json!("DeviceProcessEvents"));
+}
+
+#[test]
+fn okta_outcomes_are_a_value_map() {
+    let mut r = seed();
+    r.logsource.index = vec!["logs-okta*".into()];
+    r.detection = Detection::Query(EventFilter::new(Expr::and(vec![
+        lit("event.dataset", "okta.system"),
+        lit("event.outcome", "failure"),
+    ])));
+    let x = Mapping::builtin().map_rule(&r, Schema::Splunk);
+    assert_eq!(the_query(&x), &lit("outcome.result", "FAILURE"));
+    let x = Mapping::builtin().map_rule(&r, Schema::Sentinel);
+    assert_eq!(the_query(&x), &lit("outcome_result_s", "FAILURE"));
+}

@@ -106,12 +106,14 @@ impl Mapping {
         }
         let mut leaves = Vec::new();
         flatten(event, String::new(), &mut leaves, 0);
+        // Fields that identify the source (its match groups and implied conditions).
         let identity_fields: Vec<String> = ls
             .and_then(|l| l.side(fk))
-            .and_then(|s| s.match_spec.as_ref())
-            .map(|spec| {
-                spec.groups()
+            .map(|side| {
+                side.match_spec
                     .iter()
+                    .flat_map(|spec| spec.groups())
+                    .chain(side.implied.as_ref())
                     .flat_map(|g| g.keys().cloned())
                     .collect()
             })

@@ -1,0 +1,115 @@
+//! Value tests on a datum that the target derives from one of its fields (`process.name` is
+//! the last segment of Sysmon's `Image`): the test is rewritten over the whole field.
+
+use crate::data::Transform;
+use ruleport_model::{
+    Expr, Op, Piece, Predicate, RegexAnchor, RegexSpec, Scalar, StrPattern, Subject,
+};
+
+/// The predicate `p` on the datum, rewritten over the target field `field` that holds a path
+/// whose last segment is the datum. `None` when the test cannot be said over the path.
+pub(crate) fn rewrite_basename(p: &Predicate, field: &str, t: Transform) -> Option<Expr> {
+    let sep = t.separator();
+    let subject = Subject::Field {
+        name: field.to_string(),
+        optional: match &p.subject {
+            Subject::Field { optional, .. } => *optional,
+            _ => false,
+        },
+    };
+    let (pattern, case) = match &p.op {
+        // A path exists without an extension; a name exists with its path.
+        Op::Exists if t == Transform::Extension => return None,
+        Op::Exists => return Some(Expr::pred(subject, Op::Exists)),
+        Op::Match { pattern, case } => (pattern.clone(), *case),
+        Op::Eq(s) => {
+            let text = match s {
+                Scalar::Str(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (StrPattern::literal(text), ruleport_model::Case::Sensitive)
+        }
+        _ => return None,
+    };
+    let excluded = t.excluded();
+    // A segment never holds the separator, and placeholders have no known text.
+    for piece in pattern.pieces() {
+        match piece {
+            Piece::Lit(s) if s.contains(excluded) => return None,
+            Piece::Placeholder(_) => return None,
+            _ => {}
+        }
+    }
+    let on = |pieces: Vec<Piece>| {
+        Expr::pred(
+            subject.clone(),
+            Op::Match {
+                pattern: StrPattern::new(pieces),
+                case,
+            },
+        )
+    };
+    let pieces = pattern.pieces();
+    match pieces {
+        // An extension follows a dot: the value ends with `.ext`.
+        [] | [Piece::Lit(_)] if t == Transform::Extension => {
+            let ext = match pieces {
+                [Piece::Lit(s)] => s.clone(),
+                _ => String::new(),
+            };
+            Some(on(vec![Piece::AnyChars, Piece::Lit(format!(".{ext}"))]))
+        }
+        // The whole path is the name, or it ends with `<sep>name`.
+        [] | [Piece::Lit(_)] => {
+            let name = match pieces {
+                [Piece::Lit(s)] => s.clone(),
+                _ => String::new(),
+            };
+            Some(Expr::or(vec![
+                on(vec![Piece::Lit(name.clone())]),
+                on(vec![Piece::AnyChars, Piece::Lit(format!("{sep}{name}"))]),
+            ]))
+        }
+        // Any value, or a suffix without separator: the path ends the same way.
+        [Piece::AnyChars] | [Piece::AnyChars, Piece::Lit(_)] if t != Transform::Extension => {
+            Some(on(pieces.to_vec()))
+        }
+        _ => {
+            // Wildcards stay within the last segment.
+            let not_sep = format!(
+                "[^{}]",
+                excluded
+                    .iter()
+                    .map(|c| regex::escape(&c.to_string()))
+                    .collect::<String>()
+            );
+            let mut re = if t == Transform::Extension {
+                regex::escape(".")
+            } else {
+                format!("(?:^|{})", regex::escape(&sep.to_string()))
+            };
+            for piece in pieces {
+                match piece {
+                    Piece::Lit(s) => re.push_str(&regex::escape(s)),
+                    Piece::AnyChars => {
+                        re.push_str(&not_sep);
+                        re.push('*');
+                    }
+                    Piece::OneChar => re.push_str(&not_sep),
+                    Piece::Placeholder(_) => return None,
+                }
+            }
+            re.push('$');
+            Some(Expr::pred(
+                subject,
+                Op::Regex(RegexSpec {
+                    pattern: re,
+                    case,
+                    multiline: false,
+                    dotall: false,
+                    anchor: RegexAnchor::Search,
+                }),
+            ))
+        }
+    }
+}
