@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 fn corpus_dir() -> PathBuf {
     std::env::var_os("RULEPORT_ELASTIC_CORPUS")
         .map(PathBuf::from)
+        .or_else(|| std::env::var_os("RULEPORT_SHARED").map(|s| PathBuf::from(s).join("corpus/elastic")))
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/elastic")
         })
@@ -64,7 +65,7 @@ fn kuery_filter(r: &Rule) -> Option<&ruleport_model::Expr> {
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn every_corpus_rule_loads_and_round_trips() {
     let files = corpus_files();
     let mut failures = Vec::new();

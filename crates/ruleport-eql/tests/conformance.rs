@@ -219,7 +219,7 @@ fn run_spec(spec: &Spec, events: &[Value], id_field: &str) -> Result<(), String>
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn elasticsearch_eql_spec_tests() {
     let dir = shared_dir().join("conformance/eql-es");
     assert!(dir.is_dir(), "conformance suite missing: {}", dir.display());
@@ -260,7 +260,7 @@ fn elasticsearch_eql_spec_tests() {
 /// evaluator on the lowered filters agrees with the EQL evaluator event by event, and the
 /// emitted text (model → EQL) gives the same results as the original text.
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn lowering_and_emitting_agree_with_the_evaluator() {
     let dir = shared_dir().join("conformance/eql-es");
     assert!(dir.is_dir(), "conformance suite missing: {}", dir.display());

@@ -53,7 +53,7 @@ fn eql_queries(root: &Path) -> Vec<(PathBuf, String)> {
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn corpus_eql_parses_and_round_trips() {
     let root = shared_dir().join("corpus/elastic");
     assert!(root.is_dir(), "corpus missing: {}", root.display());

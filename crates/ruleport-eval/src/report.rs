@@ -152,6 +152,7 @@ fn verdict_text(v: &Verdict) -> String {
         Verdict::Fired(true) => "match".into(),
         Verdict::Fired(false) => "no match".into(),
         Verdict::Error(e) => format!("error ({e})"),
+        Verdict::NotRepresentable(why) => format!("not representable ({why})"),
     }
 }
 

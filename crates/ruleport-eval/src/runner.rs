@@ -15,6 +15,9 @@ use std::path::PathBuf;
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum Verdict {
     Fired(bool),
+    /// The case's events cannot exist in the target's data (e.g. a list in a Sentinel string
+    /// column); it is not compared.
+    NotRepresentable(String),
     Error(String),
 }
 
@@ -164,9 +167,10 @@ impl<'c> Runner<'c> {
         };
         report.ports.insert(t, port.text.clone());
         // The Sentinel table the port reads decides which row an event becomes.
-        let table = query_language(t)
+        let sentinel_mapped = query_language(t)
             .filter(|l| l.schema() == Schema::Sentinel)
-            .and_then(|l| self.converter.mapping.map_rule(rule, l.schema()).selection.tables.first().cloned());
+            .map(|l| self.converter.mapping.map_rule(rule, l.schema()));
+        let table = sentinel_mapped.as_ref().and_then(|m| m.selection.tables.first().cloned());
         // Parse the emitted text back with the target's own parser.
         let verdicts: Vec<Verdict> = if let Some(lang) = query_language(t) {
             let compiled = match lang.compile(&port.text) {
@@ -181,6 +185,11 @@ impl<'c> Runner<'c> {
                 .iter()
                 .map(|case| {
                     let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t), table.as_deref());
+                    if let Some(m) = &sentinel_mapped {
+                        if let Some(why) = sentinel_unrepresentable(&events, m) {
+                            return Verdict::NotRepresentable(why);
+                        }
+                    }
                     match compiled.run(&events) {
                         Ok(groups) => Verdict::Fired(groups.len() >= case.min_matches.unwrap_or(1).max(1)),
                         Err(e) => Verdict::Error(e.to_string()),
@@ -228,7 +237,7 @@ impl<'c> Runner<'c> {
                     message: format!("case `{}`: {e}", case.name),
                 };
             }
-            if verdict != case.reference {
+            if !matches!(verdict, Verdict::NotRepresentable(_)) && verdict != case.reference {
                 diverged.push(case.name.clone());
             }
             case.targets.insert(t, verdict);
@@ -242,4 +251,17 @@ impl<'c> Runner<'c> {
             },
         }
     }
+}
+
+/// A Sentinel row holds one value per column: a list is only possible in a `dynamic` column.
+fn sentinel_unrepresentable(events: &[Value], mapped: &ruleport_model::MappedRule) -> Option<String> {
+    for e in events {
+        let Value::Object(m) = e else { continue };
+        for (col, v) in m {
+            if v.is_array() && mapped.kind_of(col) != ruleport_model::FieldKind::Dynamic {
+                return Some(format!("column `{col}` would hold a list"));
+            }
+        }
+    }
+    None
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 fn corpus_dir() -> PathBuf {
     std::env::var_os("RULEPORT_ELASTIC_CORPUS")
         .map(PathBuf::from)
+        .or_else(|| std::env::var_os("RULEPORT_SHARED").map(|s| PathBuf::from(s).join("corpus/elastic")))
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/elastic")
         })
@@ -67,7 +68,7 @@ fn corpus_queries() -> Vec<(PathBuf, &'static str, String)> {
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn every_corpus_kuery_query_parses_and_round_trips() {
     let queries = corpus_queries();
     let (mut parsed, mut round_tripped) = (0usize, 0usize);
