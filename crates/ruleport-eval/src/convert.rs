@@ -62,6 +62,16 @@ impl Converter {
         } else {
             return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
         };
+        // Never hand out a query the target's own parser rejects: that is an emitter bug, and
+        // the user gets an explicit refusal instead of broken text.
+        let result = result.and_then(|port| match query_language(target).map(|l| l.compile(&port.text)) {
+            Some(Err(d)) => Err(Unsupported::new(
+                target,
+                "emit-unparseable",
+                format!("the emitted query does not parse back ({d}); refusing to output it"),
+            )),
+            _ => Ok(port),
+        });
         result.map(|mut port| {
             let mut reasons: Vec<Approximation> = port.fidelity.reasons().to_vec();
             reasons.extend(schema);

@@ -111,10 +111,10 @@ impl<'c> Runner<'c> {
             .collect()
     }
 
-    fn reference_verdict(&self, rule: &Rule, file: &FixtureFile, case: &FixtureCase) -> Verdict {
-        let ev = match RuleEvaluator::new(rule) {
+    fn reference_verdict(&self, rule: &Rule, ev: &Result<RuleEvaluator<'_>, String>, file: &FixtureFile, case: &FixtureCase) -> Verdict {
+        let ev = match ev {
             Ok(e) => e,
-            Err(e) => return Verdict::Error(e.to_string()),
+            Err(e) => return Verdict::Error(e.clone()),
         };
         let events = self.events_for(rule.schema, file, case, rule.schema, None, None);
         let mapping = &self.converter.mapping;
@@ -135,8 +135,10 @@ impl<'c> Runner<'c> {
             targets: BTreeMap::new(),
             ports: BTreeMap::new(),
         };
+        // Compiled once per rule: compiling builds automata and regexes.
+        let ev = RuleEvaluator::new(rule).map_err(|e| e.to_string());
         for case in &file.cases {
-            let reference = self.reference_verdict(rule, file, case);
+            let reference = self.reference_verdict(rule, &ev, file, case);
             if reference != Verdict::Fired(case.expect.fires()) {
                 report.reference_failures.push(case.name.clone());
             }
@@ -211,6 +213,7 @@ impl<'c> Runner<'c> {
                     };
                 }
             };
+            let back_ev = RuleEvaluator::new(&back).map_err(|e| e.to_string());
             file.cases
                 .iter()
                 .map(|case| {
@@ -218,9 +221,9 @@ impl<'c> Runner<'c> {
                     let mapping = &self.converter.mapping;
                     let schema = back.schema;
                     let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
-                    match RuleEvaluator::new(&back) {
+                    match &back_ev {
                         Ok(ev) => Verdict::Fired(ev.run(&events, Some(&gate)).len() >= case.min_matches.unwrap_or(1).max(1)),
-                        Err(e) => Verdict::Error(e.to_string()),
+                        Err(e) => Verdict::Error(e.clone()),
                     }
                 })
                 .collect()
@@ -253,13 +256,35 @@ impl<'c> Runner<'c> {
     }
 }
 
-/// A Sentinel row holds one value per column: a list is only possible in a `dynamic` column.
+/// A Sentinel row holds one value per column: a list of values is only possible as a whole
+/// `dynamic` column. A list of scalars anywhere else (a string column, or a scalar inside a
+/// dynamic column such as WindowsEvent's EventData) cannot occur in Sentinel data.
 fn sentinel_unrepresentable(events: &[Value], mapped: &ruleport_model::MappedRule) -> Option<String> {
+    fn scalar_list(v: &Value) -> bool {
+        matches!(v, Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()))
+    }
+    fn nested(v: &Value, path: &str, depth: usize) -> Option<String> {
+        if depth > 32 {
+            return None;
+        }
+        match v {
+            Value::Object(m) => m.iter().find_map(|(k, x)| nested(x, &format!("{path}.{k}"), depth + 1)),
+            Value::Array(a) if scalar_list(v) && !a.is_empty() => Some(path.to_string()),
+            Value::Array(a) => a.iter().find_map(|x| nested(x, path, depth + 1)),
+            _ => None,
+        }
+    }
     for e in events {
         let Value::Object(m) = e else { continue };
         for (col, v) in m {
-            if v.is_array() && mapped.kind_of(col) != ruleport_model::FieldKind::Dynamic {
+            let dynamic = mapped.kind_of(col) == ruleport_model::FieldKind::Dynamic;
+            if v.is_array() && !dynamic && scalar_list(v) {
                 return Some(format!("column `{col}` would hold a list"));
+            }
+            if v.is_object() {
+                if let Some(p) = nested(v, col, 0) {
+                    return Some(format!("`{p}` would hold a list of values"));
+                }
             }
         }
     }

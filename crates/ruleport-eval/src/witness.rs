@@ -495,6 +495,14 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         Detection::Unsupported(_) => {}
     }
     scenarios.truncate(MAX_WITNESSES);
+    // When the rule's own conditions identify its log source (ECS rules: event.category,
+    // dataset…), events are classified from their fields, so a near-miss that breaks those
+    // conditions also leaves the source. Only rules whose events cannot say (Sigma rules name
+    // the source in `logsource`) declare it.
+    let logsource = match scenarios.first().and_then(|(_, evs)| evs.first()) {
+        Some(ev) if mapping.classify(ev, schema).map(|l| &l.id) == logsource.as_ref() => None,
+        _ => logsource,
+    };
     let gate_schema = schema;
     let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, gate_schema, ls);
     scenarios

@@ -4,14 +4,19 @@ use crate::detection::{
     AggCondition, Aggregation, Detection, EventFilter, EventSource, Metric, NewTerms, Sample,
     SeqStep, Sequence, WindowKind,
 };
+pub use crate::event::{FieldIds, FlatEvent, Leaf};
 use crate::event::{event_time, leaves, lookup, scalar_text};
-use crate::expr::{Expr, FieldRefKind, Op, Operand, Predicate, Subject};
+use crate::expr::{Expr, FieldRefKind, Op, Operand, Predicate, RegexSpec, Subject};
 use crate::functions::{eval_operand, scalar_to_json};
-use crate::matching::{cidr_contains, compile_regex, fold, GlobMatcher};
+use crate::matching::{
+    cidr_contains, compile_regex, fold, regex_source, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT,
+};
 use crate::rule::{LogSource, Rule};
-use crate::value::{Case, Scalar, TimeSpan};
+use crate::value::{Case, PatternShape, Piece, Scalar, StrPattern, TimeSpan};
+use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Decides whether an event belongs to a log source (supplied by the mapping layer).
 pub type LogSourceGate<'a> = dyn Fn(&Value, &LogSource) -> bool + 'a;
@@ -28,6 +33,12 @@ pub enum EvalError {
 }
 
 /// A compiled expression.
+///
+/// Compilation folds case-insensitive literals once, picks a matcher per pattern shape, and
+/// merges the string predicates an `Or` applies to one field into a single [`CompiledPred`]
+/// (one Aho-Corasick automaton for its substrings, one regex set for its regexes). Evaluated on
+/// a document ([`CompiledExpr::matches`]) fields are looked up by name; evaluated on a
+/// [`FlatEvent`] ([`CompiledExpr::matches_flat`]) they are found by interned id.
 #[derive(Debug, Clone)]
 pub enum CompiledExpr {
     And(Vec<CompiledExpr>),
@@ -41,6 +52,8 @@ pub enum CompiledExpr {
 #[derive(Debug, Clone)]
 pub struct CompiledPred {
     subject: Subject,
+    /// The interned id of a plain field subject.
+    field: Option<u32>,
     op: CompiledOp,
 }
 
@@ -54,43 +67,263 @@ enum CompiledOp {
     Exists,
     FieldRef {
         other: String,
+        other_id: Option<u32>,
         kind: FieldRefKind,
         case: Case,
     },
     IsTrue,
+    /// Several `Match`/`Regex` ops ORed on one subject: some value satisfies one of them.
+    AnyOf(Box<AnyOf>),
 }
 
-impl CompiledExpr {
-    pub fn compile(expr: &Expr) -> Result<CompiledExpr, EvalError> {
-        Ok(match expr {
-            Expr::And(v) => CompiledExpr::And(v.iter().map(Self::compile).collect::<Result<_, _>>()?),
-            Expr::Or(v) => CompiledExpr::Or(v.iter().map(Self::compile).collect::<Result<_, _>>()?),
-            Expr::Not(e) => CompiledExpr::Not(Box::new(Self::compile(e)?)),
-            Expr::Const(b) => CompiledExpr::Const(*b),
-            Expr::Nested { path, inner } => CompiledExpr::Nested {
-                path: path.clone(),
-                inner: Box::new(Self::compile(inner)?),
-            },
-            Expr::Pred(p) => CompiledExpr::Pred(Box::new(compile_pred(p)?)),
-        })
-    }
+/// The string tests of an `Or` on one subject, merged.
+#[derive(Debug, Clone, Default)]
+struct AnyOf {
+    sensitive: LiteralSet,
+    /// Literals folded at compile time; values are matched through their folded text.
+    insensitive: LiteralSet,
+    regexes: Option<regex::RegexSet>,
+}
 
-    pub fn matches(&self, doc: &Value) -> bool {
+/// Patterns matched against one (prepared) text.
+#[derive(Debug, Clone, Default)]
+struct LiteralSet {
+    any: bool,
+    exact: Vec<String>,
+    exact_set: HashSet<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    globs: Vec<GlobMatcher>,
+    /// The `*x*` patterns, searched for by this set alone.
+    contains: Option<Contains>,
+    /// The same needles' ids in the field's shared table (sorted): on a flat event from a
+    /// sealed table, one scan per value answers for every rule.
+    shared: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum Contains {
+    One(Finder<'static>),
+    Many(AhoCorasick),
+}
+
+impl Contains {
+    fn is_match(&self, text: &str) -> bool {
         match self {
-            CompiledExpr::And(v) => v.iter().all(|e| e.matches(doc)),
-            CompiledExpr::Or(v) => v.iter().any(|e| e.matches(doc)),
-            CompiledExpr::Not(e) => !e.matches(doc),
-            CompiledExpr::Const(b) => *b,
-            CompiledExpr::Nested { path, inner } => {
-                lookup(doc, path).into_iter().any(|el| inner.matches(el))
-            }
-            CompiledExpr::Pred(p) => p.matches(doc),
+            Contains::One(f) => f.find(text.as_bytes()).is_some(),
+            Contains::Many(ac) => ac.is_match(text),
         }
     }
 }
 
-fn compile_pred(p: &Predicate) -> Result<CompiledPred, EvalError> {
+/// Exact values are hashed once a set is larger than this; below it a scan is faster.
+const EXACT_SCAN_MAX: usize = 8;
+
+impl LiteralSet {
+    fn is_empty(&self) -> bool {
+        !self.any
+            && self.exact.is_empty()
+            && self.exact_set.is_empty()
+            && self.prefixes.is_empty()
+            && self.suffixes.is_empty()
+            && self.contains.is_none()
+            && self.globs.is_empty()
+    }
+
+    /// `shared`: the field's table and id, for case-insensitive sets on a plain field.
+    fn build(patterns: Vec<&StrPattern>, case: Case, shared: Option<(&mut FieldIds, u32)>) -> Result<LiteralSet, EvalError> {
+        let prep = |s: &str| if case.is_insensitive() { fold(s) } else { s.to_string() };
+        let mut set = LiteralSet::default();
+        let mut contains = Vec::new();
+        for p in patterns {
+            match p.shape() {
+                PatternShape::Any => set.any = true,
+                PatternShape::Exact(s) => set.exact.push(prep(s)),
+                PatternShape::Prefix(s) => set.prefixes.push(prep(s)),
+                PatternShape::Suffix(s) => set.suffixes.push(prep(s)),
+                PatternShape::Contains(s) => contains.push(prep(s)),
+                PatternShape::Glob => set.globs.push(GlobMatcher::new(p, case)),
+            }
+        }
+        if set.exact.len() > EXACT_SCAN_MAX {
+            set.exact_set = std::mem::take(&mut set.exact).into_iter().collect();
+        }
+        if let (Some((ids, field)), true) = (shared, case.is_insensitive()) {
+            set.shared = contains.iter().map(|n| ids.intern_needle(field, n)).collect();
+            set.shared.sort_unstable();
+            set.shared.dedup();
+        }
+        set.contains = match contains.len() {
+            0 => None,
+            1 => Some(Contains::One(Finder::new(contains[0].as_bytes()).into_owned())),
+            _ => Some(Contains::Many(
+                AhoCorasick::new(&contains).map_err(|e| EvalError::Unsupported(format!("substring automaton: {e}")))?,
+            )),
+        };
+        Ok(set)
+    }
+
+    /// `text` is already folded for the case-insensitive set; `shared_hit` answers for the
+    /// shared needles when it can.
+    fn is_match(&self, text: &str, shared_hit: impl FnOnce(&[u32]) -> Option<bool>) -> bool {
+        self.any
+            || self.exact.iter().any(|e| e == text)
+            || (!self.exact_set.is_empty() && self.exact_set.contains(text))
+            || self.suffixes.iter().any(|s| text.ends_with(s.as_str()))
+            || self.prefixes.iter().any(|p| text.starts_with(p.as_str()))
+            || self.globs.iter().any(|g| g.is_match_prepared(text))
+            || self.contains.as_ref().is_some_and(|c| {
+                let shared = if self.shared.is_empty() { None } else { shared_hit(&self.shared) };
+                shared.unwrap_or_else(|| c.is_match(text))
+            })
+    }
+}
+
+impl AnyOf {
+    fn matches(&self, leaf: &Leaf<'_>, shared_hit: impl FnOnce(&[u32]) -> Option<bool>) -> bool {
+        if matches!(leaf.value(), Value::Object(_) | Value::Array(_) | Value::Null) {
+            return false;
+        }
+        let Some(text) = leaf.text() else { return false };
+        (!self.sensitive.is_empty() && self.sensitive.is_match(text, |_| None))
+            || (!self.insensitive.is_empty() && leaf.folded().is_some_and(|f| self.insensitive.is_match(f, shared_hit)))
+            || self.regexes.as_ref().is_some_and(|r| r.is_match(text))
+    }
+}
+
+impl CompiledExpr {
+    pub fn compile(expr: &Expr) -> Result<CompiledExpr, EvalError> {
+        Self::compile_with(expr, &mut FieldIds::default())
+    }
+
+    /// Compile with field names interned in a shared table, for [`CompiledExpr::matches_flat`].
+    pub fn compile_with(expr: &Expr, ids: &mut FieldIds) -> Result<CompiledExpr, EvalError> {
+        Ok(match expr {
+            Expr::And(v) => CompiledExpr::And(v.iter().map(|e| Self::compile_with(e, ids)).collect::<Result<_, _>>()?),
+            Expr::Or(v) => CompiledExpr::Or(compile_or(v, ids)?),
+            Expr::Not(e) => CompiledExpr::Not(Box::new(Self::compile_with(e, ids)?)),
+            Expr::Const(b) => CompiledExpr::Const(*b),
+            Expr::Nested { path, inner } => CompiledExpr::Nested {
+                path: path.clone(),
+                inner: Box::new(Self::compile_with(inner, ids)?),
+            },
+            Expr::Pred(p) => CompiledExpr::Pred(Box::new(compile_pred(p, ids)?)),
+        })
+    }
+
+    pub fn matches(&self, doc: &Value) -> bool {
+        self.eval(&DocFields(doc))
+    }
+
+    /// Evaluate on an event flattened with the table this expression was compiled with.
+    pub fn matches_flat(&self, ev: &FlatEvent<'_>) -> bool {
+        self.eval(&FlatFields(ev))
+    }
+
+    fn eval<'a, S: Fields<'a>>(&self, src: &S) -> bool {
+        match self {
+            CompiledExpr::And(v) => v.iter().all(|e| e.eval(src)),
+            CompiledExpr::Or(v) => v.iter().any(|e| e.eval(src)),
+            CompiledExpr::Not(e) => !e.eval(src),
+            CompiledExpr::Const(b) => *b,
+            CompiledExpr::Nested { path, inner } => {
+                lookup(src.doc(), path).into_iter().any(|el| inner.eval(&DocFields(el)))
+            }
+            CompiledExpr::Pred(p) => p.eval(src),
+        }
+    }
+}
+
+/// The children of an `Or`, with the string predicates on one subject merged into one.
+fn compile_or(items: &[Expr], ids: &mut FieldIds) -> Result<Vec<CompiledExpr>, EvalError> {
+    let mut groups: Vec<(&Subject, Vec<&Op>)> = Vec::new();
+    let mut out = Vec::new();
+    for e in items {
+        if let Expr::Pred(p) = e {
+            if matches!(p.op, Op::Match { .. } | Op::Regex(_)) && !matches!(p.subject, Subject::Computed(_)) {
+                match groups.iter_mut().find(|(s, _)| **s == p.subject) {
+                    Some((_, ops)) => ops.push(&p.op),
+                    None => groups.push((&p.subject, vec![&p.op])),
+                }
+                continue;
+            }
+        }
+        out.push(CompiledExpr::compile_with(e, ids)?);
+    }
+    for (subject, ops) in groups {
+        let pred = if let [op] = ops.as_slice() {
+            compile_pred(&Predicate { subject: subject.clone(), op: (*op).clone() }, ids)?
+        } else {
+            let mut sensitive = Vec::new();
+            let mut insensitive = Vec::new();
+            let mut regexes = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Match { pattern, case: Case::Sensitive } => sensitive.push(pattern),
+                    Op::Match { pattern, case: Case::Insensitive } => insensitive.push(pattern),
+                    Op::Regex(spec) => regexes.push(spec),
+                    _ => {}
+                }
+            }
+            let field = match subject {
+                Subject::Keyword => Some(KEYWORD_TABLE),
+                _ => subject.field_name().and_then(|n| ids.intern(n)),
+            };
+            let any = AnyOf {
+                sensitive: LiteralSet::build(sensitive, Case::Sensitive, None)?,
+                insensitive: LiteralSet::build(insensitive, Case::Insensitive, field.map(|f| (&mut *ids, f)))?,
+                regexes: match regexes.is_empty() {
+                    true => None,
+                    false => Some(compile_regex_set(&regexes)?),
+                },
+            };
+            CompiledPred {
+                subject: subject.clone(),
+                field,
+                op: CompiledOp::AnyOf(Box::new(any)),
+            }
+        };
+        out.push(CompiledExpr::Pred(Box::new(pred)));
+    }
+    Ok(out)
+}
+
+fn compile_regex_set(specs: &[&RegexSpec]) -> Result<regex::RegexSet, EvalError> {
+    // Compile each alone first so that an invalid one is reported as before.
+    for spec in specs {
+        compile_regex(spec).map_err(|message| EvalError::Regex {
+            pattern: spec.pattern.clone(),
+            message,
+        })?;
+    }
+    regex::RegexSetBuilder::new(specs.iter().map(|s| regex_source(s)))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .build()
+        .map_err(|e| EvalError::Regex {
+            pattern: specs.iter().map(|s| s.pattern.as_str()).collect::<Vec<_>>().join(" | "),
+            message: e.to_string(),
+        })
+}
+
+/// The needle table of keyword search (field-less: every scalar leaf), beside the field ids.
+const KEYWORD_TABLE: u32 = u32::MAX;
+
+fn compile_pred(p: &Predicate, ids: &mut FieldIds) -> Result<CompiledPred, EvalError> {
+    let field = match p.subject {
+        Subject::Keyword => Some(KEYWORD_TABLE),
+        _ => p.subject.field_name().and_then(|n| ids.intern(n)),
+    };
     let op = match &p.op {
+        // A substring search that can share the field's one scan per event.
+        Op::Match { pattern, case: Case::Insensitive }
+            if field.is_some() && matches!(pattern.shape(), PatternShape::Contains(_)) =>
+        {
+            CompiledOp::AnyOf(Box::new(AnyOf {
+                insensitive: LiteralSet::build(vec![pattern], Case::Insensitive, field.map(|f| (&mut *ids, f)))?,
+                ..AnyOf::default()
+            }))
+        }
         Op::Match { pattern, case } => CompiledOp::Match(GlobMatcher::new(pattern, *case)),
         Op::Eq(s) => CompiledOp::Eq(s.clone()),
         Op::Cmp { op, value } => CompiledOp::Cmp(*op, value.clone()),
@@ -104,6 +337,7 @@ fn compile_pred(p: &Predicate) -> Result<CompiledPred, EvalError> {
         Op::Exists => CompiledOp::Exists,
         Op::FieldRef { other, kind, case } => CompiledOp::FieldRef {
             other: other.clone(),
+            other_id: ids.intern(other),
             kind: *kind,
             case: *case,
         },
@@ -111,67 +345,127 @@ fn compile_pred(p: &Predicate) -> Result<CompiledPred, EvalError> {
     };
     Ok(CompiledPred {
         subject: p.subject.clone(),
+        field,
         op,
     })
 }
 
+/// Where predicate values come from: a document (lookup by name) or a flat event (by id).
+trait Fields<'a> {
+    fn doc(&self) -> &'a Value;
+    /// Whether `f` holds for some value of the field.
+    fn any_value(&self, name: &str, id: Option<u32>, f: impl FnMut(&Leaf<'_>) -> bool) -> bool;
+    /// Whether `f` holds for some scalar leaf of the event.
+    fn any_leaf(&self, f: impl FnMut(&Leaf<'_>) -> bool) -> bool;
+    /// [`FlatEvent::contains_any`], where the source can answer it.
+    fn contains_any(&self, _field: u32, _leaf: &Leaf<'_>, _needles: &[u32]) -> Option<bool> {
+        None
+    }
+}
+
+struct DocFields<'a>(&'a Value);
+
+impl<'a> Fields<'a> for DocFields<'a> {
+    fn doc(&self) -> &'a Value {
+        self.0
+    }
+
+    fn any_value(&self, name: &str, _id: Option<u32>, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+        lookup(self.0, name).into_iter().any(|v| f(&Leaf::new(v)))
+    }
+
+    fn any_leaf(&self, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+        leaves(self.0).into_iter().any(|v| f(&Leaf::new(v)))
+    }
+}
+
+struct FlatFields<'e, 'a>(&'e FlatEvent<'a>);
+
+impl<'a> Fields<'a> for FlatFields<'_, 'a> {
+    fn doc(&self) -> &'a Value {
+        self.0.doc()
+    }
+
+    fn any_value(&self, name: &str, id: Option<u32>, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+        match id {
+            Some(id) => self.0.values(id).iter().any(f),
+            None => lookup(self.0.doc(), name).into_iter().any(|v| f(&Leaf::new(v))),
+        }
+    }
+
+    fn any_leaf(&self, f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+        self.0.keyword_leaves().iter().any(f)
+    }
+
+    fn contains_any(&self, field: u32, leaf: &Leaf<'_>, needles: &[u32]) -> Option<bool> {
+        self.0.contains_any(field, leaf, needles)
+    }
+}
+
 impl CompiledPred {
-    fn values<'a>(&self, doc: &'a Value) -> Vec<std::borrow::Cow<'a, Value>> {
-        use std::borrow::Cow;
+    /// Whether `f` holds for some value of the subject.
+    fn any_subject_value<'a, S: Fields<'a>>(&self, src: &S, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
         match &self.subject {
-            Subject::Field { name, .. } => lookup(doc, name).into_iter().map(Cow::Borrowed).collect(),
-            Subject::Keyword => leaves(doc).into_iter().map(Cow::Borrowed).collect(),
-            Subject::Computed(op) => match eval_operand(op, doc) {
-                None => vec![],
-                Some(Value::Array(a)) => a.into_iter().filter(|v| !v.is_null()).map(Cow::Owned).collect(),
-                Some(v) => vec![Cow::Owned(v)],
+            Subject::Field { name, .. } => src.any_value(name, self.field, f),
+            Subject::Keyword => src.any_leaf(f),
+            Subject::Computed(op) => match eval_operand(op, src.doc()) {
+                None => false,
+                Some(Value::Array(a)) => a.iter().filter(|v| !v.is_null()).any(|v| f(&Leaf::new(v))),
+                Some(v) => f(&Leaf::new(&v)),
             },
         }
     }
 
-    fn matches(&self, doc: &Value) -> bool {
-        let values = self.values(doc);
+    fn eval<'a, S: Fields<'a>>(&self, src: &S) -> bool {
         match &self.op {
-            CompiledOp::Exists => !values.is_empty(),
-            CompiledOp::IsTrue => values.iter().any(|v| v.as_bool() == Some(true)),
-            CompiledOp::FieldRef { other, kind, case } => {
-                let others = lookup(doc, other);
-                values.iter().any(|a| {
-                    others.iter().any(|b| match (scalar_text(a), scalar_text(b)) {
-                        (Some(a), Some(b)) => field_ref_holds(&a, &b, *kind, *case),
+            CompiledOp::Exists => self.any_subject_value(src, |_| true),
+            CompiledOp::IsTrue => self.any_subject_value(src, |v| v.value().as_bool() == Some(true)),
+            CompiledOp::FieldRef {
+                other,
+                other_id,
+                kind,
+                case,
+            } => self.any_subject_value(src, |a| {
+                src.any_value(other, *other_id, |b| {
+                    let (x, y) = if case.is_insensitive() { (a.folded(), b.folded()) } else { (a.text(), b.text()) };
+                    match (x, y) {
+                        (Some(x), Some(y)) => field_ref_holds(x, y, *kind),
                         _ => false,
-                    })
+                    }
                 })
-            }
-            op => values.iter().any(|v| value_matches(op, v)),
+            }),
+            op => self.any_subject_value(src, |v| {
+                leaf_matches(op, v, |needles| self.field.and_then(|f| src.contains_any(f, v, needles)))
+            }),
         }
     }
 }
 
-fn field_ref_holds(a: &str, b: &str, kind: FieldRefKind, case: Case) -> bool {
-    let (a, b) = if case.is_insensitive() {
-        (fold(a), fold(b))
-    } else {
-        (a.to_string(), b.to_string())
-    };
+/// `a` and `b` already folded when the comparison is case-insensitive.
+fn field_ref_holds(a: &str, b: &str, kind: FieldRefKind) -> bool {
     match kind {
         FieldRefKind::Equals => a == b,
-        FieldRefKind::StartsWith => a.starts_with(&b),
-        FieldRefKind::EndsWith => a.ends_with(&b),
-        FieldRefKind::Contains => a.contains(&b),
+        FieldRefKind::StartsWith => a.starts_with(b),
+        FieldRefKind::EndsWith => a.ends_with(b),
+        FieldRefKind::Contains => a.contains(b),
     }
 }
 
-fn value_matches(op: &CompiledOp, v: &Value) -> bool {
+fn leaf_matches(op: &CompiledOp, leaf: &Leaf<'_>, shared_hit: impl FnOnce(&[u32]) -> Option<bool>) -> bool {
     match op {
-        CompiledOp::Match(g) => match v {
+        CompiledOp::Match(g) => match leaf.value() {
             Value::Object(_) | Value::Array(_) | Value::Null => false,
-            _ => scalar_text(v).is_some_and(|t| g.is_match(&t)),
+            _ => match g.case() {
+                Case::Sensitive => leaf.text().is_some_and(|t| g.is_match_prepared(t)),
+                Case::Insensitive => leaf.folded().is_some_and(|t| g.is_match_prepared(t)),
+            },
         },
-        CompiledOp::Eq(s) => scalar_eq(s, v),
-        CompiledOp::Cmp(op, s) => scalar_cmp(s, v).is_some_and(|o| op.holds(o)),
-        CompiledOp::Regex(re) => scalar_text(v).is_some_and(|t| re.is_match(&t)),
-        CompiledOp::Cidr(net) => scalar_text(v).is_some_and(|t| cidr_contains(net, &t)),
+        CompiledOp::Eq(Scalar::Str(t)) => leaf.text().is_some_and(|x| x == t.as_str()),
+        CompiledOp::Eq(s) => scalar_eq(s, leaf.value()),
+        CompiledOp::Cmp(op, s) => scalar_cmp(s, leaf.value()).is_some_and(|o| op.holds(o)),
+        CompiledOp::Regex(re) => leaf.text().is_some_and(|t| re.is_match(t)),
+        CompiledOp::Cidr(net) => leaf.text().is_some_and(|t| cidr_contains(net, t)),
+        CompiledOp::AnyOf(a) => a.matches(leaf, shared_hit),
         CompiledOp::Exists | CompiledOp::IsTrue | CompiledOp::FieldRef { .. } => false,
     }
 }
@@ -218,26 +512,39 @@ pub fn scalar_cmp(s: &Scalar, v: &Value) -> Option<std::cmp::Ordering> {
 pub struct CompiledFilter {
     category: Option<String>,
     category_field: String,
+    category_id: Option<u32>,
     expr: CompiledExpr,
 }
 
 impl CompiledFilter {
     pub fn compile(f: &EventFilter, category_field: &str) -> Result<Self, EvalError> {
+        Self::compile_with(f, category_field, &mut FieldIds::default())
+    }
+
+    /// Compile with field names interned in a shared table, for [`CompiledFilter::matches_flat`].
+    pub fn compile_with(f: &EventFilter, category_field: &str, ids: &mut FieldIds) -> Result<Self, EvalError> {
         Ok(CompiledFilter {
             category: f.category.clone(),
             category_field: category_field.to_string(),
-            expr: CompiledExpr::compile(&f.expr)?,
+            category_id: f.category.as_ref().and_then(|_| ids.intern(category_field)),
+            expr: CompiledExpr::compile_with(&f.expr, ids)?,
         })
     }
 
     pub fn matches(&self, doc: &Value) -> bool {
-        if let Some(cat) = &self.category {
-            let cats = lookup(doc, &self.category_field);
-            if !cats.iter().any(|c| c.as_str() == Some(cat.as_str())) {
-                return false;
-            }
+        self.category_ok(&DocFields(doc)) && self.expr.matches(doc)
+    }
+
+    /// Evaluate on an event flattened with the table this filter was compiled with.
+    pub fn matches_flat(&self, ev: &FlatEvent<'_>) -> bool {
+        self.category_ok(&FlatFields(ev)) && self.expr.matches_flat(ev)
+    }
+
+    fn category_ok<'a, S: Fields<'a>>(&self, src: &S) -> bool {
+        match &self.category {
+            None => true,
+            Some(cat) => src.any_value(&self.category_field, self.category_id, |c| c.value().as_str() == Some(cat.as_str())),
         }
-        self.expr.matches(doc)
     }
 }
 
@@ -255,6 +562,12 @@ pub struct RuleEvaluator<'r> {
 
 impl<'r> RuleEvaluator<'r> {
     pub fn new(rule: &'r Rule) -> Result<Self, EvalError> {
+        Self::with_fields(rule, &mut FieldIds::default())
+    }
+
+    /// Compile with field names interned in a shared table, so that many rules can be run over
+    /// an event flattened once ([`FieldIds::flatten`], [`RuleEvaluator::flat_event_matches`]).
+    pub fn with_fields(rule: &'r Rule, ids: &mut FieldIds) -> Result<Self, EvalError> {
         let cat_field = rule
             .meta
             .extra
@@ -263,41 +576,33 @@ impl<'r> RuleEvaluator<'r> {
             .unwrap_or("event.category")
             .to_string();
         let mut sources = Vec::new();
-        let mut push = |src: &'r EventSource| -> Result<(), EvalError> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        let mut push = |filter: &EventFilter, src: Option<&'r EventSource>| -> Result<(), EvalError> {
             sources.push(CompiledSource {
-                filter: CompiledFilter::compile(&src.filter, &cat_field)?,
-                logsource: src.logsource.as_ref(),
-                aliases: &src.aliases,
+                filter: CompiledFilter::compile_with(filter, &cat_field, ids)?,
+                logsource: src.and_then(|s| s.logsource.as_ref()),
+                aliases: src.map_or(&EMPTY, |s| &s.aliases),
             });
             Ok(())
         };
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
         match &rule.detection {
-            Detection::Query(f) => sources.push(CompiledSource {
-                filter: CompiledFilter::compile(f, &cat_field)?,
-                logsource: None,
-                aliases: &EMPTY,
-            }),
+            Detection::Query(f) => push(f, None)?,
             Detection::Sequence(s) => {
                 for st in s.steps.iter().chain(s.until.iter()) {
-                    push(&st.source)?;
+                    push(&st.source.filter, Some(&st.source))?;
                 }
             }
             Detection::Sample(s) => {
                 for st in &s.steps {
-                    push(&st.source)?;
+                    push(&st.source.filter, Some(&st.source))?;
                 }
             }
             Detection::Aggregation(a) => {
                 for src in &a.sources {
-                    push(src)?;
+                    push(&src.filter, Some(src))?;
                 }
             }
-            Detection::NewTerms(n) => sources.push(CompiledSource {
-                filter: CompiledFilter::compile(&n.filter, &cat_field)?,
-                logsource: None,
-                aliases: &EMPTY,
-            }),
+            Detection::NewTerms(n) => push(&n.filter, None)?,
             Detection::Unsupported(u) => {
                 return Err(EvalError::Unsupported(format!("{} detection: {}", u.kind, u.reason)))
             }
@@ -319,6 +624,22 @@ impl<'r> RuleEvaluator<'r> {
     /// Whether a single event matches (for single-event detections).
     pub fn event_matches(&self, doc: &Value, gate: Option<&LogSourceGate<'_>>) -> bool {
         matches!(self.rule.detection, Detection::Query(_)) && self.source_matches(0, doc, gate)
+    }
+
+    /// [`RuleEvaluator::event_matches`] on an event flattened with the table this evaluator was
+    /// compiled with ([`RuleEvaluator::with_fields`]).
+    pub fn flat_event_matches(&self, ev: &FlatEvent<'_>, gate: Option<&LogSourceGate<'_>>) -> bool {
+        if !matches!(self.rule.detection, Detection::Query(_)) {
+            return false;
+        }
+        let src = &self.sources[0];
+        if let Some(g) = gate {
+            let ls = src.logsource.unwrap_or(&self.rule.logsource);
+            if !ls.is_empty() && !g(ev.doc(), ls) {
+                return false;
+            }
+        }
+        src.filter.matches_flat(ev)
     }
 
     /// Run over a time-ordered list of events; each result is one alert (the indexes it covers).
@@ -469,15 +790,19 @@ fn extend_sequence(
                 return false;
             }
         }
+        // Greedy: the earliest matching event is never worse for the rest of the sequence
+        // (order, one key and a span counted from the first event are all monotone), so there is
+        // no need to backtrack, which would be exponential on runs of identical events.
         if hits[src][e] && keys_for(st, &events[e]) == *key {
             chosen.push(e);
-            if extend_sequence(
+            let ok = extend_sequence(
                 plan, positives, next + 1, oi, key, chosen, events, hits, times, order, maxspan,
                 keys_for,
-            ) {
-                return true;
+            );
+            if !ok {
+                chosen.pop();
             }
-            chosen.pop();
+            return ok;
         }
     }
     false
@@ -758,6 +1083,283 @@ fn run_new_terms(
         .collect()
 }
 
+/// Many single-event rules compiled against one field table, with a candidate index: each rule
+/// is reduced to *witnesses* (a field present, a field equal to a literal, a field containing a
+/// literal), at least one of which holds on every event the rule matches. An event then selects
+/// the rules worth evaluating by its own values; rules without a sound witness are always
+/// evaluated. The index over-approximates: it never drops a rule that would match.
+pub struct RuleSet<'r> {
+    ids: FieldIds,
+    rules: Vec<RuleEvaluator<'r>>,
+    index: CandidateIndex,
+}
+
+impl<'r> RuleSet<'r> {
+    /// Compile the rules (any detection kind; only single-event rules can match one event).
+    /// Rules that do not compile are reported by their position and left out.
+    pub fn new(rules: impl IntoIterator<Item = &'r Rule>) -> (RuleSet<'r>, Vec<(usize, EvalError)>) {
+        let mut ids = FieldIds::default();
+        let mut compiled = Vec::new();
+        let mut errors = Vec::new();
+        for (i, r) in rules.into_iter().enumerate() {
+            match RuleEvaluator::with_fields(r, &mut ids) {
+                Ok(ev) => compiled.push(ev),
+                Err(e) => errors.push((i, e)),
+            }
+        }
+        ids.seal();
+        let index = CandidateIndex::build(&compiled, &ids);
+        (RuleSet { ids, rules: compiled, index }, errors)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The compiled rule at a position.
+    pub fn rule(&self, i: usize) -> Option<&RuleEvaluator<'r>> {
+        self.rules.get(i)
+    }
+
+    pub fn rules(&self) -> &[RuleEvaluator<'r>] {
+        &self.rules
+    }
+
+    /// The field table events are flattened with.
+    pub fn fields(&self) -> &FieldIds {
+        &self.ids
+    }
+
+    /// Flatten an event for this set.
+    pub fn flatten<'a>(&'a self, doc: &'a Value) -> FlatEvent<'a> {
+        self.ids.flatten(doc)
+    }
+
+    /// Rules that are always evaluated (no sound witness).
+    pub fn unindexed(&self) -> usize {
+        self.index.always.len()
+    }
+
+    /// Mark the rules that may match the event (`marks[i]` for rule `i`; resized and cleared).
+    pub fn candidates(&self, ev: &FlatEvent<'_>, marks: &mut Vec<bool>) {
+        marks.clear();
+        marks.resize(self.rules.len(), false);
+        self.index.mark(ev, marks);
+    }
+
+    /// The positions of the single-event rules that match the event, in order.
+    pub fn matching(&self, ev: &FlatEvent<'_>, gate: Option<&LogSourceGate<'_>>) -> Vec<usize> {
+        let mut marks = Vec::new();
+        self.candidates(ev, &mut marks);
+        (0..self.rules.len())
+            .filter(|&i| marks[i] && self.rules[i].flat_event_matches(ev, gate))
+            .collect()
+    }
+}
+
+/// A necessary condition of a rule on one event.
+#[derive(Debug, Clone, PartialEq)]
+enum Witness {
+    /// The field has a value.
+    Present(u32),
+    /// Some value of the field, case-folded, equals this folded text.
+    Equals(u32, String),
+    /// Some value of the field, case-folded, contains this (lower-case) text.
+    Contains(u32, String),
+}
+
+impl Witness {
+    /// Lower is more selective.
+    fn cost(&self) -> u32 {
+        match self {
+            Witness::Equals(..) => 1,
+            Witness::Contains(_, n) => 8u32.saturating_sub(n.len().min(7) as u32),
+            Witness::Present(_) => 100,
+        }
+    }
+}
+
+/// Witnesses are not derived below this depth (the rule is then always evaluated).
+const WITNESS_DEPTH: usize = 64;
+
+/// An OR-set of witnesses for `e` (one holds on every event `e` matches), or `None`.
+fn witnesses(e: &Expr, ids: &FieldIds, depth: usize) -> Option<Vec<Witness>> {
+    if depth > WITNESS_DEPTH {
+        return None;
+    }
+    match e {
+        Expr::Const(false) => Some(Vec::new()),
+        Expr::Const(true) | Expr::Not(_) | Expr::Nested { .. } => None,
+        Expr::Or(items) => {
+            let mut out = Vec::new();
+            for it in items {
+                out.extend(witnesses(it, ids, depth + 1)?);
+            }
+            Some(out)
+        }
+        Expr::And(items) => items
+            .iter()
+            .filter_map(|it| witnesses(it, ids, depth + 1))
+            .min_by_key(|w| w.iter().map(Witness::cost).sum::<u32>()),
+        Expr::Pred(p) => pred_witness(p, ids).map(|w| vec![w]),
+    }
+}
+
+fn pred_witness(p: &Predicate, ids: &FieldIds) -> Option<Witness> {
+    if let (Subject::Keyword, Op::Match { pattern, case }) = (&p.subject, &p.op) {
+        // Some leaf's folded text holds the longest literal (an equal text holds it too).
+        return longest_literal(pattern, *case).map(|n| Witness::Contains(KEYWORD_TABLE, n));
+    }
+    let Subject::Field { name, .. } = &p.subject else { return None };
+    let id = ids.id(name)?;
+    Some(match &p.op {
+        Op::Match { pattern, case } => match pattern.shape() {
+            // Equal texts fold to equal texts, whatever the case rule.
+            PatternShape::Exact(s) => Witness::Equals(id, fold(s)),
+            PatternShape::Any => Witness::Present(id),
+            _ => match longest_literal(pattern, *case) {
+                Some(n) => Witness::Contains(id, n),
+                None => Witness::Present(id),
+            },
+        },
+        Op::Eq(Scalar::Str(s)) => Witness::Equals(id, fold(s)),
+        // Each of these needs some value of the field.
+        Op::Eq(_) | Op::Cmp { .. } | Op::Regex(_) | Op::Cidr(_) | Op::Exists | Op::FieldRef { .. } | Op::IsTrue => {
+            Witness::Present(id)
+        }
+    })
+}
+
+/// The longest literal piece of a pattern as it appears in every matching value's folded text:
+/// the folded piece for case-insensitive patterns, ASCII (which folds in place) for sensitive
+/// ones.
+fn longest_literal(pattern: &StrPattern, case: Case) -> Option<String> {
+    pattern
+        .pieces()
+        .iter()
+        .filter_map(|pc| match pc {
+            Piece::Lit(s) if case.is_insensitive() => Some(fold(s)),
+            Piece::Lit(s) if s.is_ascii() => Some(s.to_ascii_lowercase()),
+            _ => None,
+        })
+        .max_by_key(String::len)
+        .filter(|n| !n.is_empty())
+}
+
+/// The witnesses of one field, inverted.
+#[derive(Debug, Default)]
+struct FieldIndex {
+    present: Vec<u32>,
+    equals: HashMap<String, Vec<u32>>,
+    needles: Vec<String>,
+    needle_rules: Vec<Vec<u32>>,
+    contains: Option<AhoCorasick>,
+}
+
+#[derive(Debug, Default)]
+struct CandidateIndex {
+    /// Indexed fields by id.
+    fields: Vec<(u32, FieldIndex)>,
+    always: Vec<u32>,
+}
+
+impl CandidateIndex {
+    fn build(rules: &[RuleEvaluator<'_>], ids: &FieldIds) -> CandidateIndex {
+        let mut by_field: HashMap<u32, FieldIndex> = HashMap::new();
+        let mut needle_pos: HashMap<(u32, String), usize> = HashMap::new();
+        let mut always = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let i = i as u32;
+            let ws = match &r.rule.detection {
+                Detection::Query(f) => {
+                    let cat = r.sources.first().and_then(|s| {
+                        let cat = s.filter.category.as_ref()?;
+                        Some(vec![Witness::Equals(s.filter.category_id?, fold(cat))])
+                    });
+                    let expr = witnesses(&f.expr, ids, 0);
+                    let cost = |w: &Vec<Witness>| w.iter().map(Witness::cost).sum::<u32>();
+                    match (cat, expr) {
+                        (Some(c), Some(e)) => Some(if cost(&e) <= cost(&c) { e } else { c }),
+                        (c, e) => c.or(e),
+                    }
+                }
+                // Never matches a single event: no witness needed, never a candidate.
+                _ => Some(Vec::new()),
+            };
+            let Some(ws) = ws else {
+                always.push(i);
+                continue;
+            };
+            for w in ws {
+                match w {
+                    Witness::Present(f) => by_field.entry(f).or_default().present.push(i),
+                    Witness::Equals(f, v) => by_field.entry(f).or_default().equals.entry(v).or_default().push(i),
+                    Witness::Contains(f, n) => {
+                        let fi = by_field.entry(f).or_default();
+                        let k = *needle_pos.entry((f, n.clone())).or_insert_with(|| {
+                            fi.needles.push(n);
+                            fi.needle_rules.push(Vec::new());
+                            fi.needles.len() - 1
+                        });
+                        fi.needle_rules[k].push(i);
+                    }
+                }
+            }
+        }
+        let mut fields: Vec<(u32, FieldIndex)> = by_field.into_iter().collect();
+        fields.sort_by_key(|(f, _)| *f);
+        for (_, fi) in &mut fields {
+            if !fi.needles.is_empty() {
+                // Standard semantics: overlapping search finds every needle, nested ones too.
+                match AhoCorasick::builder().match_kind(aho_corasick::MatchKind::Standard).build(&fi.needles) {
+                    Ok(ac) => fi.contains = Some(ac),
+                    // Too large to build: the field's substring witnesses degrade to presence.
+                    Err(_) => {
+                        let all: Vec<u32> = fi.needle_rules.drain(..).flatten().collect();
+                        fi.present.extend(all);
+                        fi.needles.clear();
+                    }
+                }
+            }
+        }
+        CandidateIndex { fields, always }
+    }
+
+    fn mark(&self, ev: &FlatEvent<'_>, marks: &mut [bool]) {
+        let mut set = |rules: &[u32]| {
+            for &r in rules {
+                if let Some(m) = marks.get_mut(r as usize) {
+                    *m = true;
+                }
+            }
+        };
+        set(&self.always);
+        for (id, fi) in &self.fields {
+            let values = if *id == KEYWORD_TABLE { ev.keyword_leaves() } else { ev.values(*id) };
+            if values.is_empty() {
+                continue;
+            }
+            set(&fi.present);
+            for v in values {
+                let Some(text) = v.folded() else { continue };
+                if let Some(rs) = fi.equals.get(text) {
+                    set(rs);
+                }
+                if let Some(ac) = &fi.contains {
+                    match ac.try_find_overlapping_iter(text) {
+                        Ok(it) => it.for_each(|m| set(&fi.needle_rules[m.pattern().as_usize()])),
+                        Err(_) => fi.needle_rules.iter().for_each(|rs| set(rs)),
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Convenience: does the expression match the event (compiling on the fly)?
 pub fn expr_matches(expr: &Expr, doc: &Value) -> Result<bool, EvalError> {
     Ok(CompiledExpr::compile(expr)?.matches(doc))
@@ -789,6 +1391,210 @@ mod tests {
         assert!(expr_matches(&e, &json!({"id": "4688"})).expect("eval"));
         assert!(expr_matches(&e, &json!({"id": 4688})).expect("eval"));
         assert!(!expr_matches(&e, &json!({"id": "4689"})).expect("eval"));
+    }
+
+    fn m(field: &str, pattern: StrPattern, case: Case) -> Expr {
+        Expr::matches(field, pattern, case)
+    }
+
+    fn re(field: &str, pattern: &str, case: Case) -> Expr {
+        Expr::pred(
+            Subject::field(field),
+            Op::Regex(RegexSpec {
+                pattern: pattern.into(),
+                case,
+                multiline: false,
+                dotall: false,
+                anchor: crate::expr::RegexAnchor::Search,
+            }),
+        )
+    }
+
+    /// Events exercising case, numbers, arrays, objects and missing fields.
+    fn events() -> Vec<Value> {
+        vec![
+            json!({}),
+            json!({"Image": "C:\\Windows\\System32\\CMD.EXE", "CommandLine": "cmd /c WHOAMI /all"}),
+            json!({"Image": ["x.exe", "C:\\tools\\curl.exe"], "CommandLine": null}),
+            json!({"Image": {"nested": "curl.exe"}, "CommandLine": "powershell -enc AAA"}),
+            json!({"Image": 4688, "CommandLine": "ÉTÉ Mimikatz"}),
+            json!({"Image": "", "CommandLine": "certutil -urlcache -f http://x"}),
+            json!({"a": {"b": "v"}, "a.b": "W", "Image": "tool.EXE"}),
+        ]
+    }
+
+    /// Each predicate of an `Or` on its own, then ORed: what the merged form must equal.
+    fn one_by_one(items: &[Expr], doc: &Value) -> bool {
+        items.iter().any(|e| expr_matches(e, doc).expect("compiles"))
+    }
+
+    #[test]
+    fn merged_or_equals_each_predicate_alone() {
+        let items = vec![
+            m("Image", StrPattern::suffix("\\cmd.exe"), Case::Insensitive),
+            m("Image", StrPattern::suffix("\\curl.exe"), Case::Insensitive),
+            m("Image", StrPattern::literal("4688"), Case::Sensitive),
+            m("Image", StrPattern::prefix("TOOL"), Case::Insensitive),
+            m("Image", StrPattern::any(), Case::Sensitive),
+            m("CommandLine", StrPattern::contains("whoami"), Case::Insensitive),
+            m("CommandLine", StrPattern::contains("-enc"), Case::Sensitive),
+            m("CommandLine", StrPattern::contains("été"), Case::Insensitive),
+            m("CommandLine", StrPattern::from_glob_unescaped("*cert?til*"), Case::Sensitive),
+            re("CommandLine", "(?:urlcache|verifyctx)", Case::Sensitive),
+            re("CommandLine", "^POWERSHELL", Case::Insensitive),
+            m("a.b", StrPattern::literal("w"), Case::Insensitive),
+        ];
+        // Every subset of size 2..: merged sets of each kind, mixed kinds and cases.
+        for mask in 1u32..(1 << items.len()) {
+            if mask.count_ones() < 2 || mask % 23 != 0 {
+                continue;
+            }
+            let chosen: Vec<Expr> = (0..items.len()).filter(|i| mask & (1 << i) != 0).map(|i| items[i].clone()).collect();
+            let or = Expr::Or(chosen.clone());
+            let compiled = CompiledExpr::compile(&or).expect("compiles");
+            for doc in events() {
+                assert_eq!(compiled.matches(&doc), one_by_one(&chosen, &doc), "mask {mask:b} on {doc}");
+            }
+        }
+    }
+
+    #[test]
+    fn many_exact_values_are_hashed_and_still_exact() {
+        let vals: Vec<Expr> = (0..20).map(|i| m("Image", StrPattern::literal(format!("V{i}")), Case::Insensitive)).collect();
+        let c = CompiledExpr::compile(&Expr::Or(vals)).expect("compiles");
+        assert!(c.matches(&json!({"Image": "v13"})));
+        assert!(!c.matches(&json!({"Image": "v20"})));
+        assert!(!c.matches(&json!({"Image": "xv13"})));
+    }
+
+    #[test]
+    fn flat_events_agree_with_documents() {
+        let exprs = vec![
+            Expr::and(vec![
+                m("Image", StrPattern::suffix(".exe"), Case::Insensitive),
+                Expr::not(m("CommandLine", StrPattern::contains("whoami"), Case::Insensitive)),
+            ]),
+            Expr::exists("CommandLine"),
+            Expr::pred(Subject::field("Image"), Op::Eq(Scalar::Int(4688))),
+            Expr::matches("a.b", StrPattern::literal("v"), Case::Sensitive),
+            Expr::pred(
+                Subject::field("Image"),
+                Op::FieldRef { other: "a.b".into(), kind: FieldRefKind::StartsWith, case: Case::Insensitive },
+            ),
+            Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("mimikatz"), case: Case::Insensitive }),
+            Expr::matches("Im*ge", StrPattern::contains("curl"), Case::Sensitive),
+            Expr::or(vec![
+                m("CommandLine", StrPattern::contains("WHOAMI"), Case::Insensitive),
+                m("CommandLine", StrPattern::contains("été"), Case::Insensitive),
+                m("CommandLine", StrPattern::contains("-enc"), Case::Sensitive),
+            ]),
+            Expr::and(vec![
+                m("CommandLine", StrPattern::contains("urlcache"), Case::Insensitive),
+                m("Image", StrPattern::contains("e"), Case::Insensitive),
+            ]),
+        ];
+        for e in exprs {
+            let mut ids = FieldIds::default();
+            let c = CompiledExpr::compile_with(&e, &mut ids).expect("compiles");
+            for doc in events() {
+                let flat = ids.flatten(&doc);
+                assert_eq!(c.matches_flat(&flat), c.matches(&doc), "{e:?} on {doc}");
+            }
+            // Sealed: substring searches answered by the field's shared scan.
+            ids.seal();
+            for doc in events() {
+                let flat = ids.flatten(&doc);
+                assert_eq!(c.matches_flat(&flat), c.matches(&doc), "sealed {e:?} on {doc}");
+            }
+        }
+    }
+
+    fn rule_of(expr: Expr) -> Rule {
+        Rule {
+            meta: crate::RuleMeta { id: "t".into(), ..Default::default() },
+            logsource: LogSource::default(),
+            detection: Detection::Query(EventFilter { category: None, expr }),
+            schema: crate::Schema::Sigma,
+            format: crate::SourceFormat::Sigma,
+            language: "sigma".into(),
+            original_query: None,
+            provenance: Default::default(),
+        }
+    }
+
+    #[test]
+    fn candidate_index_never_drops_a_matching_rule() {
+        let exprs = vec![
+            m("Image", StrPattern::suffix("\\cmd.exe"), Case::Insensitive),
+            m("Image", StrPattern::suffix("CMD.EXE"), Case::Sensitive),
+            m("CommandLine", StrPattern::contains("ÉTÉ"), Case::Insensitive),
+            m("CommandLine", StrPattern::contains("ÉTÉ"), Case::Sensitive),
+            m("Image", StrPattern::literal("4688"), Case::Sensitive),
+            Expr::pred(Subject::field("Image"), Op::Eq(Scalar::Int(4688))),
+            Expr::and(vec![
+                m("Image", StrPattern::any(), Case::Sensitive),
+                Expr::or(vec![
+                    m("CommandLine", StrPattern::contains("-urlcache"), Case::Insensitive),
+                    re("CommandLine", "enc", Case::Sensitive),
+                ]),
+            ]),
+            Expr::not(m("Image", StrPattern::contains("x"), Case::Sensitive)),
+            m("a.b", StrPattern::literal("W"), Case::Sensitive),
+            Expr::Const(false),
+            Expr::or(vec![
+                Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("mimikatz"), case: Case::Insensitive }),
+                Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::literal("TOOL.exe"), case: Case::Insensitive }),
+            ]),
+            Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("WHOAMI"), case: Case::Sensitive }),
+        ];
+        let rules: Vec<Rule> = exprs.into_iter().map(rule_of).collect();
+        let (set, errors) = RuleSet::new(&rules);
+        assert!(errors.is_empty());
+        // Only the negation has no witness.
+        assert_eq!(set.unindexed(), 1);
+        let mut marks = Vec::new();
+        for doc in events() {
+            let flat = set.flatten(&doc);
+            set.candidates(&flat, &mut marks);
+            for (i, r) in rules.iter().enumerate() {
+                let want = RuleEvaluator::new(r).expect("compiles").event_matches(&doc, None);
+                assert!(!want || marks[i], "rule {i} matches {doc} but is not a candidate");
+            }
+            let got = set.matching(&flat, None);
+            let want: Vec<usize> = (0..rules.len())
+                .filter(|&i| RuleEvaluator::new(&rules[i]).expect("compiles").event_matches(&doc, None))
+                .collect();
+            assert_eq!(got, want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn candidate_index_prunes() {
+        let rules: Vec<Rule> = ["\\cmd.exe", "\\curl.exe", "\\wmic.exe"]
+            .iter()
+            .map(|s| rule_of(m("Image", StrPattern::suffix(*s), Case::Insensitive)))
+            .collect();
+        let (set, _) = RuleSet::new(&rules);
+        let doc = json!({"Image": "C:\\x\\CURL.exe"});
+        let mut marks = Vec::new();
+        set.candidates(&set.flatten(&doc), &mut marks);
+        assert_eq!(marks, vec![false, true, false]);
+    }
+
+    #[test]
+    fn rule_sets_share_one_substring_scan_per_field() {
+        let rules: Vec<Rule> = [["whoami", "mimikatz"], ["-urlcache", "whoami"]]
+            .iter()
+            .map(|ns| {
+                rule_of(Expr::Or(
+                    ns.iter().map(|n| m("CommandLine", StrPattern::contains(*n), Case::Insensitive)).collect(),
+                ))
+            })
+            .collect();
+        let (set, _) = RuleSet::new(&rules);
+        assert_eq!(set.fields().needle_stats(), (1, 3));
+        let doc = json!({"CommandLine": "certutil -URLCACHE x"});
+        assert_eq!(set.matching(&set.flatten(&doc), None), vec![1]);
     }
 
     #[test]
