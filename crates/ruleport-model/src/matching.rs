@@ -2,6 +2,8 @@
 
 use crate::expr::{RegexAnchor, RegexSpec};
 use crate::value::{Case, Piece, StrPattern};
+use memchr::memmem::Finder;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Size limits for every regex ruleport compiles (issue: bounded resources).
@@ -17,86 +19,172 @@ pub fn fold(s: &str) -> String {
     }
 }
 
-/// A pattern prepared for repeated matching.
+/// [`fold`] without allocating when the text is already folded (ASCII with no capitals).
+pub fn fold_cow(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    if b.iter().all(|c| c.is_ascii() && !c.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(fold(s))
+    }
+}
+
+/// A pattern prepared for repeated matching: literals folded once when it is built, and a
+/// matcher chosen by shape (equality, prefix, suffix, substring search, star-only segments, or
+/// a general glob for `?`).
 #[derive(Debug, Clone)]
 pub struct GlobMatcher {
     case: Case,
-    /// Pieces with literals folded when case-insensitive, as chars.
-    pieces: Vec<GlobPiece>,
+    kind: GlobKind,
 }
 
 #[derive(Debug, Clone)]
-enum GlobPiece {
-    Lit(Vec<char>),
-    Star,
+enum GlobKind {
+    /// No wildcard.
+    Exact(String),
+    /// `*`
+    Any,
+    /// `x*`
+    Prefix(String),
+    /// `*x`
+    Suffix(String),
+    /// `*x*`: memchr's substring searcher, built once.
+    Contains(Finder<'static>),
+    /// Literals and `*` only, with at least one inner literal: `a*b*c`.
+    Segments {
+        first: String,
+        middle: Vec<Finder<'static>>,
+        last: String,
+    },
+    /// With `?`: matched character by character.
+    General(Vec<Tok>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok {
+    C(char),
     One,
+    Star,
 }
 
 impl GlobMatcher {
     pub fn new(pattern: &StrPattern, case: Case) -> Self {
-        let pieces = pattern
-            .pieces()
-            .iter()
-            .map(|p| match p {
-                Piece::Lit(s) => GlobPiece::Lit(Self::prep(s, case)),
-                Piece::AnyChars => GlobPiece::Star,
-                Piece::OneChar => GlobPiece::One,
+        let prep = |s: &str| match case {
+            Case::Sensitive => s.to_string(),
+            Case::Insensitive => fold(s),
+        };
+        // Literal runs separated by `*`, or None when the pattern has `?`.
+        let mut segs: Option<Vec<String>> = Some(vec![String::new()]);
+        let mut toks = Vec::new();
+        for p in pattern.pieces() {
+            let lit = match p {
+                Piece::Lit(s) => Some(prep(s)),
                 // An unresolved placeholder matches its own literal text.
-                Piece::Placeholder(n) => GlobPiece::Lit(Self::prep(&format!("%{n}%"), case)),
-            })
-            .collect();
-        GlobMatcher { case, pieces }
+                Piece::Placeholder(n) => Some(prep(&format!("%{n}%"))),
+                Piece::AnyChars => {
+                    toks.push(Tok::Star);
+                    if let Some(v) = segs.as_mut() {
+                        v.push(String::new());
+                    }
+                    None
+                }
+                Piece::OneChar => {
+                    toks.push(Tok::One);
+                    segs = None;
+                    None
+                }
+            };
+            if let Some(l) = lit {
+                toks.extend(l.chars().map(Tok::C));
+                if let Some(last) = segs.as_mut().and_then(|v| v.last_mut()) {
+                    last.push_str(&l);
+                }
+            }
+        }
+        let kind = match segs {
+            None => GlobKind::General(toks),
+            Some(mut v) => match v.len() {
+                1 => GlobKind::Exact(v.remove(0)),
+                2 if v[0].is_empty() && v[1].is_empty() => GlobKind::Any,
+                2 if v[1].is_empty() => GlobKind::Prefix(v.remove(0)),
+                2 if v[0].is_empty() => GlobKind::Suffix(v.remove(1)),
+                3 if v[0].is_empty() && v[2].is_empty() => GlobKind::Contains(Finder::new(v[1].as_bytes()).into_owned()),
+                _ => {
+                    let last = v.pop().unwrap_or_default();
+                    let first = if v.is_empty() { String::new() } else { v.remove(0) };
+                    GlobKind::Segments {
+                        first,
+                        middle: v.iter().filter(|m| !m.is_empty()).map(|m| Finder::new(m.as_bytes()).into_owned()).collect(),
+                        last,
+                    }
+                }
+            },
+        };
+        GlobMatcher { case, kind }
     }
 
-    fn prep(s: &str, case: Case) -> Vec<char> {
-        match case {
-            Case::Sensitive => s.chars().collect(),
-            Case::Insensitive => fold(s).chars().collect(),
-        }
+    /// The case rule the pattern was built with.
+    pub fn case(&self) -> Case {
+        self.case
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        let chars: Vec<char> = match self.case {
-            Case::Sensitive => text.chars().collect(),
-            Case::Insensitive => fold(text).chars().collect(),
-        };
-        glob_match(&self.pieces, &chars)
+        match self.case {
+            Case::Sensitive => self.is_match_prepared(text),
+            Case::Insensitive => self.is_match_prepared(&fold_cow(text)),
+        }
+    }
+
+    /// Match text that is already folded when the pattern is case-insensitive (callers that
+    /// test one value against many patterns fold it once).
+    pub fn is_match_prepared(&self, text: &str) -> bool {
+        match &self.kind {
+            GlobKind::Exact(s) => text == s,
+            GlobKind::Any => true,
+            GlobKind::Prefix(p) => text.starts_with(p.as_str()),
+            GlobKind::Suffix(s) => text.ends_with(s.as_str()),
+            GlobKind::Contains(f) => f.find(text.as_bytes()).is_some(),
+            GlobKind::Segments { first, middle, last } => {
+                let b = text.as_bytes();
+                if b.len() < first.len() + last.len() || !b.starts_with(first.as_bytes()) || !b.ends_with(last.as_bytes()) {
+                    return false;
+                }
+                // Leftmost placement of each inner literal is optimal for star-only globs.
+                let mut rest = &b[first.len()..b.len() - last.len()];
+                for f in middle {
+                    match f.find(rest) {
+                        Some(i) => rest = &rest[i + f.needle().len()..],
+                        None => return false,
+                    }
+                }
+                true
+            }
+            GlobKind::General(toks) => {
+                let chars: Vec<char> = text.chars().collect();
+                glob_match(toks, &chars)
+            }
+        }
     }
 }
 
 /// Iterative glob match with single-star backtracking: linear in practice, no exponential blow-up.
-fn glob_match(pieces: &[GlobPiece], text: &[char]) -> bool {
-    // Expand literal pieces into a token stream of Char/One/Star.
-    #[derive(Clone, Copy, PartialEq)]
-    enum T {
-        C(char),
-        One,
-        Star,
-    }
-    let mut toks = Vec::new();
-    for p in pieces {
-        match p {
-            GlobPiece::Lit(cs) => toks.extend(cs.iter().map(|c| T::C(*c))),
-            GlobPiece::Star => toks.push(T::Star),
-            GlobPiece::One => toks.push(T::One),
-        }
-    }
+fn glob_match(toks: &[Tok], text: &[char]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         if p < toks.len() {
             match toks[p] {
-                T::Star => {
+                Tok::Star => {
                     star = Some((p, t));
                     p += 1;
                     continue;
                 }
-                T::One => {
+                Tok::One => {
                     p += 1;
                     t += 1;
                     continue;
                 }
-                T::C(c) if c == text[t] => {
+                Tok::C(c) if c == text[t] => {
                     p += 1;
                     t += 1;
                     continue;
@@ -113,11 +201,11 @@ fn glob_match(pieces: &[GlobPiece], text: &[char]) -> bool {
             None => return false,
         }
     }
-    toks[p..].iter().all(|t| *t == T::Star)
+    toks[p..].iter().all(|t| *t == Tok::Star)
 }
 
-/// Compile a regex spec into a Rust regex with ruleport's size limits.
-pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
+/// The regex source for a spec: flags inline, `Full` anchoring as `\A(?:…)\z`.
+pub fn regex_source(spec: &RegexSpec) -> String {
     let mut flags = String::new();
     if spec.case.is_insensitive() {
         flags.push('i');
@@ -132,12 +220,16 @@ pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
         RegexAnchor::Search => spec.pattern.clone(),
         RegexAnchor::Full => format!(r"\A(?:{})\z", spec.pattern),
     };
-    let full = if flags.is_empty() {
+    if flags.is_empty() {
         body
     } else {
         format!("(?{flags}){body}")
-    };
-    regex::RegexBuilder::new(&full)
+    }
+}
+
+/// Compile a regex spec into a Rust regex with ruleport's size limits.
+pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(&regex_source(spec))
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_DFA_LIMIT)
         .build()
@@ -172,6 +264,63 @@ mod tests {
         assert!(!m("", Case::Sensitive, "x"));
         assert!(m("*", Case::Sensitive, ""));
         assert!(m("é*", Case::Insensitive, "Éte"));
+    }
+
+    #[test]
+    fn star_segments_place_each_literal_leftmost() {
+        assert!(m("a*b*c", Case::Sensitive, "abc"));
+        assert!(m("a*b*c", Case::Sensitive, "axxbyyc"));
+        assert!(!m("a*b*c", Case::Sensitive, "acb"));
+        // Prefix and suffix must not overlap.
+        assert!(!m("ab*ba", Case::Sensitive, "aba"));
+        assert!(m("ab*ba", Case::Sensitive, "abba"));
+        assert!(m("*a*a*", Case::Sensitive, "xaxa"));
+        assert!(!m("*a*a*", Case::Sensitive, "xax"));
+        assert!(m("*\\SYSTEM32\\*.DLL", Case::Insensitive, "c:\\windows\\system32\\x.dll"));
+    }
+
+    #[test]
+    fn shapes_agree_with_the_general_glob() {
+        let texts = ["", "a", "abc", "ABC", "xabcx", "cba", "aXbXc", "ÉTÉ", "été", "a*b", "?"];
+        let pats = ["", "*", "abc", "abc*", "*abc", "*abc*", "a*c", "*b*", "a?c", "*É*", "été", "a\\*b"];
+        for p in pats {
+            let pattern = StrPattern::from_glob_unescaped(p);
+            for case in [Case::Sensitive, Case::Insensitive] {
+                let g = GlobMatcher::new(&pattern, case);
+                // The reference: one token stream, matched character by character.
+                let mut toks = Vec::new();
+                for pc in pattern.pieces() {
+                    match pc {
+                        Piece::Lit(s) => {
+                            let s = if case.is_insensitive() { fold(s) } else { s.clone() };
+                            toks.extend(s.chars().map(Tok::C));
+                        }
+                        Piece::AnyChars => toks.push(Tok::Star),
+                        Piece::OneChar => toks.push(Tok::One),
+                        Piece::Placeholder(_) => {}
+                    }
+                }
+                for t in texts {
+                    let folded = if case.is_insensitive() { fold(t) } else { t.to_string() };
+                    let want = glob_match(&toks, &folded.chars().collect::<Vec<_>>());
+                    assert_eq!(g.is_match(t), want, "pattern {p:?} {case:?} on {t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn placeholders_match_their_own_text() {
+        let p = StrPattern::new([Piece::Lit("a".into()), Piece::Placeholder("x".into()), Piece::AnyChars]);
+        assert!(GlobMatcher::new(&p, Case::Sensitive).is_match("a%x%tail"));
+        assert!(!GlobMatcher::new(&p, Case::Sensitive).is_match("abtail"));
+    }
+
+    #[test]
+    fn fold_cow_borrows_folded_text() {
+        assert!(matches!(fold_cow("already lower"), Cow::Borrowed(_)));
+        assert_eq!(fold_cow("MiXeD"), "mixed");
+        assert_eq!(fold_cow("ÉTÉ"), "été");
     }
 
     #[test]
