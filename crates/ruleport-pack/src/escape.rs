@@ -256,8 +256,17 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-/// A Markdown link with escaped text and a destination in `<…>` form.
+/// A Markdown link with escaped text and a destination in `<…>` form. Only web and mail
+/// schemes (or a relative path) become links: a `javascript:` or `data:` reference is shown as
+/// text, so a rule's references cannot put script into a rendered page.
 pub fn md_link(text: &str, url: &str) -> String {
+    if !is_safe_link(url.trim()) {
+        return if text.trim() == url.trim() {
+            md_inline(text)
+        } else {
+            format!("{} ({})", md_inline(text), md_inline(url))
+        };
+    }
     let mut dest = String::new();
     for c in url.trim().chars() {
         match c {
@@ -267,6 +276,20 @@ pub fn md_link(text: &str, url: &str) -> String {
         }
     }
     format!("[{}](<{}>)", md_inline(text), dest)
+}
+
+/// Whether a link destination is relative or uses http, https, mailto or ftp.
+fn is_safe_link(url: &str) -> bool {
+    let scheme_end = url.find(':');
+    let before_path = url.find(['/', '?', '#']).unwrap_or(url.len());
+    match scheme_end {
+        // A colon after the first `/`, `?` or `#` is part of a relative reference.
+        Some(i) if i < before_path => {
+            let scheme = url[..i].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto" | "ftp")
+        }
+        _ => !url.chars().any(char::is_control),
+    }
 }
 
 /// Markdown written by a rule author (investigation guide, setup), embedded under a section:
@@ -442,6 +465,11 @@ mod tests {
         assert_eq!(md_inline("- a | b"), "\\- a \\| b");
         assert_eq!(md_code("a ``` b", "kql"), "````kql\na ``` b\n````");
         assert_eq!(md_link("t", "http://x/a b<"), "[t](<http://x/a%20b%3C>)");
+        assert_eq!(md_link("t", "docs/a.md"), "[t](<docs/a.md>)");
+        for bad in ["javascript:alert(1)", " JavaScript:x", "data:text/html,<b>", "vbscript:x"] {
+            assert!(!md_link(bad, bad).contains("]("), "{bad}");
+            assert!(!md_link("t", bad).contains("]("), "{bad}");
+        }
         assert_eq!(md_embed("# T\n```\nopen", 2), "### T\n```\nopen\n```");
         assert_eq!(md_embed("<!-- x `<b>`", 0), "\\<!-- x `<b>`");
     }

@@ -207,6 +207,15 @@ impl Templates {
                         path: p.clone(),
                         source,
                     })?;
+                    if let Some(line) = partial_line(&text) {
+                        return Err(PackError::Templates {
+                            path: p,
+                            message: format!(
+                                "line {line}: partials are not allowed in override templates \
+                                 (two partials that include each other recurse without bound)"
+                            ),
+                        });
+                    }
                     t.overridden.push(name.to_string());
                 }
             }
@@ -251,5 +260,45 @@ impl Templates {
             template: name.to_string(),
             message: e.to_string(),
         })
+    }
+}
+/// The 1-based line of the first partial (`{{> x}}`, `{{#> x}}`, `{{#*inline}}`) in a template.
+/// Override templates come from users and may not use them: handlebars does not bound the
+/// recursion of partials that include each other, so they could overflow the stack.
+fn partial_line(text: &str) -> Option<usize> {
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(i) = rest.find("{{") {
+        let after = rest[i + 2..].trim_start_matches(['{', '~']).trim_start();
+        if after.starts_with('>') || after.starts_with("#>") || after.starts_with("#*") {
+            let at = offset + i;
+            return Some(text[..at].matches('\n').count() + 1);
+        }
+        offset += i + 2;
+        rest = &rest[i + 2..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partial_line;
+
+    #[test]
+    fn partials_are_found() {
+        assert_eq!(partial_line("a {{x}}\n{{> docs/rule.md.hbs}}"), Some(2));
+        assert_eq!(partial_line("{{~#> layout}}x{{/layout}}"), Some(1));
+        assert_eq!(partial_line("\n\n{{#*inline \"a\"}}{{> a}}{{/inline}}"), Some(3));
+        assert_eq!(partial_line("{{{ raw }}} {{#each x}}{{this}}{{/each}} a > b"), None);
+    }
+
+    #[test]
+    fn recursive_override_templates_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("docs")).expect("mkdir");
+        std::fs::write(dir.path().join("docs/index.md.hbs"), "{{> docs/rule.md.hbs}}").expect("write");
+        std::fs::write(dir.path().join("docs/rule.md.hbs"), "{{> docs/index.md.hbs}}").expect("write");
+        let err = super::Templates::load(Some(dir.path())).err().expect("refused");
+        assert!(err.to_string().contains("partials are not allowed"), "{err}");
     }
 }

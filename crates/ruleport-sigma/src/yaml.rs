@@ -11,8 +11,12 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Deepest block/flow nesting accepted (Sigma rules nest five levels at most).
 const MAX_DEPTH: usize = 200;
-/// Largest tree an alias may expand to (guards against "billion laughs").
-const MAX_NODES: usize = 2_000_000;
+/// Most nodes a stream may hold (rules hold hundreds; long IOC lists some thousands).
+const MAX_NODES: usize = 500_000;
+/// Most memory alias expansion may add, counted as [`NODE_COST`] per node plus string bytes:
+/// guards against "billion laughs" and against one long string aliased many times.
+const MAX_ALIAS_BYTES: usize = 16 << 20;
+const NODE_COST: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Node {
@@ -160,6 +164,8 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     docs: Vec<Document>,
     nodes: usize,
+    /// Bytes added by alias expansion so far (see [`MAX_ALIAS_BYTES`]).
+    alias_bytes: usize,
     warnings: Vec<Diagnostic>,
 }
 
@@ -227,6 +233,7 @@ fn parse_stream_inner(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
         anchors: HashMap::new(),
         docs: Vec::new(),
         nodes: 0,
+        alias_bytes: 0,
         warnings: Vec::new(),
     };
     let mut diags = Vec::new();
@@ -250,23 +257,32 @@ fn parse_stream_inner(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
                 b.anchors.clear();
                 Ok(())
             }
-            Event::Alias(id) => match b.anchors.get(&id).cloned() {
-                Some(node) => {
-                    b.nodes += count_nodes(&node);
-                    if b.nodes > MAX_NODES {
-                        Err(Diagnostic::error(
-                            "E-SIGMA-YAML",
-                            "YAML aliases expand to too large a document",
-                        )
-                        .at(pos))
-                    } else {
-                        b.finish_node(Node { pos, ..node }, 0)
+            Event::Alias(id) => {
+                // Cost the expansion before copying anything.
+                let remaining = MAX_ALIAS_BYTES.saturating_sub(b.alias_bytes);
+                match b.anchors.get(&id).map(|n| (expansion_cost(n, remaining), n)) {
+                    Some((Some((bytes, count)), node)) => {
+                        let node = Node {
+                            pos,
+                            ..node.clone()
+                        };
+                        b.alias_bytes += bytes;
+                        b.nodes += count;
+                        b.finish_node(node, 0)
+                    }
+                    Some((None, _)) => Err(Diagnostic::error(
+                        "E-SIGMA-YAML",
+                        format!(
+                            "YAML aliases expand to too large a document (over {} MiB)",
+                            MAX_ALIAS_BYTES >> 20
+                        ),
+                    )
+                    .at(pos)),
+                    None => {
+                        Err(Diagnostic::error("E-SIGMA-YAML", "alias to an unknown anchor").at(pos))
                     }
                 }
-                None => {
-                    Err(Diagnostic::error("E-SIGMA-YAML", "alias to an unknown anchor").at(pos))
-                }
-            },
+            }
             Event::Scalar(value, style, anchor, tag) => {
                 b.nodes += 1;
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
@@ -329,7 +345,13 @@ fn parse_stream_inner(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
             },
         };
         if b.nodes > MAX_NODES {
-            diags.push(Diagnostic::error("E-SIGMA-YAML", "YAML document too large").at(pos));
+            diags.push(
+                Diagnostic::error(
+                    "E-SIGMA-YAML",
+                    format!("YAML document too large (over {MAX_NODES} nodes)"),
+                )
+                .at(pos),
+            );
             break;
         }
         if let Err(d) = step {
@@ -342,11 +364,13 @@ fn parse_stream_inner(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
     (b.docs, all)
 }
 
-fn count_nodes(n: &Node) -> usize {
-    let mut count = 0;
+/// Bytes and node count of a copy of `n`, or `None` once the bytes exceed `limit`.
+fn expansion_cost(n: &Node, limit: usize) -> Option<(usize, usize)> {
+    let (mut bytes, mut count) = (0usize, 0usize);
     let mut stack = vec![n];
     while let Some(n) = stack.pop() {
         count += 1;
+        bytes += NODE_COST;
         match &n.kind {
             Kind::Seq(items) => stack.extend(items.iter()),
             Kind::Map(entries) => {
@@ -355,10 +379,14 @@ fn count_nodes(n: &Node) -> usize {
                     stack.push(v);
                 }
             }
+            Kind::Str { text, .. } => bytes += text.len(),
             _ => {}
         }
+        if bytes > limit {
+            return None;
+        }
     }
-    count
+    Some((bytes, count))
 }
 
 /// YAML 1.1 merge keys (`<<: *base`), which PyYAML's safe loader honours.

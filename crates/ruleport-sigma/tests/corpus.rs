@@ -117,7 +117,7 @@ fn run_folder(dir: &Path, c: &mut Counts) {
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn sigma_corpus_imports_and_round_trips() {
     let root = corpus_dir();
     let active = [

@@ -22,7 +22,7 @@ fn corpus_dir() -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs /work/shared; run by .ci/run"]
+#[ignore = "needs the shared corpus ($RULEPORT_SHARED or ../shared); run by .ci/run"]
 fn regression_events_match_their_rules() {
     let root = corpus_dir();
     let (cases, diags) = load_regression_dir(&root.join("regression_data"));
