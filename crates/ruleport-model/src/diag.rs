@@ -117,10 +117,29 @@ impl Diagnostic {
     }
 }
 
+/// Text from input (a rule title, a value, a file name) shown on a terminal: control characters
+/// are written as `\u{…}` escapes so that input cannot move the cursor, recolour or retitle the
+/// terminal, or fake another diagnostic line. `keep_newlines` keeps `\n` for multi-line messages.
+fn terminal_safe(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(p) = &self.path {
-            write!(f, "{}", p.display())?;
+            write!(f, "{}", terminal_safe(&p.display().to_string(), false))?;
             if let Some(pos) = self.pos {
                 write!(f, ":{}:{}", pos.line, pos.column)?;
             }
@@ -134,11 +153,11 @@ impl fmt::Display for Diagnostic {
         };
         write!(f, "{level}[{}]", self.code)?;
         if let Some(id) = &self.rule_id {
-            write!(f, " (rule {id})")?;
+            write!(f, " (rule {})", terminal_safe(id, false))?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, ": {}", terminal_safe(&self.message, true))?;
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            write!(f, "\n  hint: {}", terminal_safe(h, true))?;
         }
         Ok(())
     }
@@ -202,6 +221,17 @@ mod tests {
         assert_eq!(did_you_mean("contians", mods), Some("contains"));
         assert_eq!(did_you_mean("endswth", mods), Some("endswith"));
         assert_eq!(did_you_mean("zzzzzz", mods), None);
+    }
+
+    #[test]
+    fn display_escapes_control_characters_from_input() {
+        let d = Diagnostic::error("E-X", "bad `a\u{1b}[2J`\nsecond line")
+            .in_file("r\n1:1: error.yml")
+            .for_rule("id\u{7}");
+        assert_eq!(
+            d.to_string(),
+            "r\\u{a}1:1: error.yml: error[E-X] (rule id\\u{7}): bad `a\\u{1b}[2J`\nsecond line"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub struct CompiledPred {
 
 #[derive(Debug, Clone)]
 enum CompiledOp {
-    Match(GlobMatcher),
+    Match(Box<GlobMatcher>),
     Eq(Scalar),
     Cmp(crate::expr::CmpOp, Scalar),
     Regex(regex::Regex),
@@ -103,7 +103,7 @@ struct LiteralSet {
 
 #[derive(Debug, Clone)]
 enum Contains {
-    One(Finder<'static>),
+    One(Box<Finder<'static>>),
     Many(AhoCorasick),
 }
 
@@ -155,7 +155,7 @@ impl LiteralSet {
         }
         set.contains = match contains.len() {
             0 => None,
-            1 => Some(Contains::One(Finder::new(contains[0].as_bytes()).into_owned())),
+            1 => Some(Contains::One(Box::new(Finder::new(contains[0].as_bytes()).into_owned()))),
             _ => Some(Contains::Many(
                 AhoCorasick::new(&contains).map_err(|e| EvalError::Unsupported(format!("substring automaton: {e}")))?,
             )),
@@ -324,7 +324,7 @@ fn compile_pred(p: &Predicate, ids: &mut FieldIds) -> Result<CompiledPred, EvalE
                 ..AnyOf::default()
             }))
         }
-        Op::Match { pattern, case } => CompiledOp::Match(GlobMatcher::new(pattern, *case)),
+        Op::Match { pattern, case } => CompiledOp::Match(Box::new(GlobMatcher::new(pattern, *case))),
         Op::Eq(s) => CompiledOp::Eq(s.clone()),
         Op::Cmp { op, value } => CompiledOp::Cmp(*op, value.clone()),
         Op::Regex(spec) => CompiledOp::Regex(compile_regex(spec).map_err(|message| {

@@ -49,7 +49,7 @@ enum GlobKind {
     /// `*x`
     Suffix(String),
     /// `*x*`: memchr's substring searcher, built once.
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Literals and `*` only, with at least one inner literal: `a*b*c`.
     Segments {
         first: String,
@@ -108,13 +108,23 @@ impl GlobMatcher {
                 2 if v[0].is_empty() && v[1].is_empty() => GlobKind::Any,
                 2 if v[1].is_empty() => GlobKind::Prefix(v.remove(0)),
                 2 if v[0].is_empty() => GlobKind::Suffix(v.remove(1)),
-                3 if v[0].is_empty() && v[2].is_empty() => GlobKind::Contains(Finder::new(v[1].as_bytes()).into_owned()),
+                3 if v[0].is_empty() && v[2].is_empty() => {
+                    GlobKind::Contains(Box::new(Finder::new(v[1].as_bytes()).into_owned()))
+                }
                 _ => {
                     let last = v.pop().unwrap_or_default();
-                    let first = if v.is_empty() { String::new() } else { v.remove(0) };
+                    let first = if v.is_empty() {
+                        String::new()
+                    } else {
+                        v.remove(0)
+                    };
                     GlobKind::Segments {
                         first,
-                        middle: v.iter().filter(|m| !m.is_empty()).map(|m| Finder::new(m.as_bytes()).into_owned()).collect(),
+                        middle: v
+                            .iter()
+                            .filter(|m| !m.is_empty())
+                            .map(|m| Finder::new(m.as_bytes()).into_owned())
+                            .collect(),
                         last,
                     }
                 }
@@ -144,9 +154,16 @@ impl GlobMatcher {
             GlobKind::Prefix(p) => text.starts_with(p.as_str()),
             GlobKind::Suffix(s) => text.ends_with(s.as_str()),
             GlobKind::Contains(f) => f.find(text.as_bytes()).is_some(),
-            GlobKind::Segments { first, middle, last } => {
+            GlobKind::Segments {
+                first,
+                middle,
+                last,
+            } => {
                 let b = text.as_bytes();
-                if b.len() < first.len() + last.len() || !b.starts_with(first.as_bytes()) || !b.ends_with(last.as_bytes()) {
+                if b.len() < first.len() + last.len()
+                    || !b.starts_with(first.as_bytes())
+                    || !b.ends_with(last.as_bytes())
+                {
                     return false;
                 }
                 // Leftmost placement of each inner literal is optimal for star-only globs.
@@ -276,13 +293,21 @@ mod tests {
         assert!(m("ab*ba", Case::Sensitive, "abba"));
         assert!(m("*a*a*", Case::Sensitive, "xaxa"));
         assert!(!m("*a*a*", Case::Sensitive, "xax"));
-        assert!(m("*\\SYSTEM32\\*.DLL", Case::Insensitive, "c:\\windows\\system32\\x.dll"));
+        assert!(m(
+            "*\\SYSTEM32\\*.DLL",
+            Case::Insensitive,
+            "c:\\windows\\system32\\x.dll"
+        ));
     }
 
     #[test]
     fn shapes_agree_with_the_general_glob() {
-        let texts = ["", "a", "abc", "ABC", "xabcx", "cba", "aXbXc", "ÉTÉ", "été", "a*b", "?"];
-        let pats = ["", "*", "abc", "abc*", "*abc", "*abc*", "a*c", "*b*", "a?c", "*É*", "été", "a\\*b"];
+        let texts = [
+            "", "a", "abc", "ABC", "xabcx", "cba", "aXbXc", "ÉTÉ", "été", "a*b", "?",
+        ];
+        let pats = [
+            "", "*", "abc", "abc*", "*abc", "*abc*", "a*c", "*b*", "a?c", "*É*", "été", "a\\*b",
+        ];
         for p in pats {
             let pattern = StrPattern::from_glob_unescaped(p);
             for case in [Case::Sensitive, Case::Insensitive] {
@@ -292,7 +317,11 @@ mod tests {
                 for pc in pattern.pieces() {
                     match pc {
                         Piece::Lit(s) => {
-                            let s = if case.is_insensitive() { fold(s) } else { s.clone() };
+                            let s = if case.is_insensitive() {
+                                fold(s)
+                            } else {
+                                s.clone()
+                            };
                             toks.extend(s.chars().map(Tok::C));
                         }
                         Piece::AnyChars => toks.push(Tok::Star),
@@ -301,7 +330,11 @@ mod tests {
                     }
                 }
                 for t in texts {
-                    let folded = if case.is_insensitive() { fold(t) } else { t.to_string() };
+                    let folded = if case.is_insensitive() {
+                        fold(t)
+                    } else {
+                        t.to_string()
+                    };
                     let want = glob_match(&toks, &folded.chars().collect::<Vec<_>>());
                     assert_eq!(g.is_match(t), want, "pattern {p:?} {case:?} on {t:?}");
                 }
@@ -311,7 +344,11 @@ mod tests {
 
     #[test]
     fn placeholders_match_their_own_text() {
-        let p = StrPattern::new([Piece::Lit("a".into()), Piece::Placeholder("x".into()), Piece::AnyChars]);
+        let p = StrPattern::new([
+            Piece::Lit("a".into()),
+            Piece::Placeholder("x".into()),
+            Piece::AnyChars,
+        ]);
         assert!(GlobMatcher::new(&p, Case::Sensitive).is_match("a%x%tail"));
         assert!(!GlobMatcher::new(&p, Case::Sensitive).is_match("abtail"));
     }
