@@ -32,12 +32,12 @@ impl Mapping {
                     }
                     match &side.match_spec {
                         None => Some(1),
-                        Some(spec) => best_group(event, spec.groups()).map(|n| n + 1000),
+                        Some(spec) => best_group(event, spec.groups(), schema).map(|n| n + 1000),
                     }
                 } else {
                     side.match_spec
                         .as_ref()
-                        .and_then(|spec| best_group(event, spec.groups()))
+                        .and_then(|spec| best_group(event, spec.groups(), schema))
                 };
                 if let Some(score) = score {
                     if best.is_none_or(|(b, _)| score > b) {
@@ -163,7 +163,7 @@ impl Mapping {
                     let g = spec
                         .groups()
                         .into_iter()
-                        .filter(|g| event_satisfies(event, g))
+                        .filter(|g| event_satisfies(event, g, from))
                         .min_by_key(|g| group_values(g))?;
                     Some((group_values(g), o))
                 })
@@ -251,7 +251,7 @@ impl Mapping {
             }) && other
                 .side(self.key(schema))
                 .and_then(|s| s.match_spec.as_ref())
-                .is_some_and(|spec| spec.groups().iter().any(|g| event_satisfies(event, g)))
+                .is_some_and(|spec| spec.groups().iter().any(|g| event_satisfies(event, g, schema)))
         };
         (eq(&keys.product, &ls.product)
             && eq(&keys.category, &ls.category)
@@ -263,11 +263,11 @@ impl Mapping {
 }
 
 /// The size of the largest group the event satisfies.
-fn best_group(event: &Value, groups: Vec<&MatchGroup>) -> Option<usize> {
+fn best_group(event: &Value, groups: Vec<&MatchGroup>, schema: Schema) -> Option<usize> {
     // More fields first, then fewer alternatives: {Channel, EventID: 13} beats {Channel, EventID: [12, 13, 14]}.
     groups
         .into_iter()
-        .filter(|g| event_satisfies(event, g))
+        .filter(|g| event_satisfies(event, g, schema))
         .map(|g| g.len() * 1000 + 999usize.saturating_sub(group_values(g)))
         .max()
 }
@@ -312,13 +312,17 @@ fn insert_sentinel(out: &mut Map<String, Value>, name: &str, value: Value) {
     insert_path(out, name, value);
 }
 
-fn event_satisfies(event: &Value, g: &MatchGroup) -> bool {
+/// Whether the event holds every field of the group with one of its values. ECS keyword fields
+/// and Sentinel `==` compare case-sensitively; Sigma and Splunk values are case-insensitive.
+fn event_satisfies(event: &Value, g: &MatchGroup, schema: Schema) -> bool {
+    let sensitive = matches!(schema, Schema::Ecs | Schema::Sentinel);
     g.iter().all(|(field, want)| {
         let have = lookup(event, field);
         want.values().iter().any(|w| {
             let w = yaml_text(w);
-            have.iter()
-                .any(|h| scalar_text(h).is_some_and(|t| t.eq_ignore_ascii_case(&w)))
+            have.iter().any(|h| {
+                scalar_text(h).is_some_and(|t| if sensitive { t == w.as_str() } else { t.eq_ignore_ascii_case(&w) })
+            })
         })
     })
 }
