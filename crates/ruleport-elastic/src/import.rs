@@ -5,7 +5,7 @@ use crate::schema::*;
 use ruleport_model::diag::did_you_mean;
 use ruleport_model::{
     AggCondition, Aggregation, AttackRef, CmpOp, Detection, Diagnostic, EventFilter, EventSource,
-    LogSource, Metric, NewTerms, Provenance, Rule, RuleMeta, Schema, Severity, SourceFormat,
+    LogSource, Metric, NewTerms, Provenance, ResultLimit, Rule, RuleMeta, Schema, Severity, SourceFormat,
     Technique, ThreatMapping, TimeSpan, UnsupportedDetection, WindowKind,
 };
 use serde_json::Value as Json;
@@ -280,6 +280,7 @@ fn build(
         query.as_ref(),
         type_span,
         &at,
+        &mut meta.result_limit,
     )?;
     meta.extra = extra;
 
@@ -440,6 +441,7 @@ fn detection(
     query: Option<&Query>,
     type_span: Range<usize>,
     at: &Range<usize>,
+    result_limit: &mut Option<ResultLimit>,
 ) -> Option<(Detection, String)> {
     let need_query = |ctx: &mut Ctx<'_>| -> Option<()> {
         if query.is_none() {
@@ -495,7 +497,10 @@ fn detection(
             need_query(ctx)?;
             let q = query?;
             match crate::eql::import(&q.text) {
-                Ok(crate::eql::Imported::Detection(d)) => Some((*d, lang)),
+                Ok(crate::eql::Imported::Detection(d, limit)) => {
+                    *result_limit = limit;
+                    Some((*d, lang))
+                }
                 Ok(crate::eql::Imported::Unsupported(d)) => {
                     let mut reason = format!("{} [{}]", d.message, d.code);
                     if let Some(h) = &d.hint {

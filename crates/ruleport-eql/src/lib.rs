@@ -22,7 +22,7 @@ pub use eval::{CompiledEql, KeyValue, Match};
 pub use parser::MAX_DEPTH;
 
 use ruleport_model::{
-    CompiledQuery, Detection, Diagnostic, Fidelity, MappedRule, Port, QueryLanguage, Schema,
+    CompiledQuery, Detection, Diagnostic, LimitKeep, ResultLimit, Fidelity, MappedRule, Port, QueryLanguage, Schema,
     TargetId, Unsupported,
 };
 
@@ -34,6 +34,28 @@ pub fn parse(text: &str) -> Result<ast::Query, Diagnostic> {
 /// Lower a parsed query to the rule model.
 pub fn lower(query: &ast::Query) -> Result<Detection, Diagnostic> {
     lower::lower_query(query)
+}
+
+/// Lower a parsed query to the rule model with its `head`/`tail` result limit.
+pub fn lower_with_limit(query: &ast::Query) -> Result<(Detection, Option<ResultLimit>), Diagnostic> {
+    lower::lower_with_limit(query)
+}
+
+/// EQL text for a detection followed by its result limit as a pipe.
+pub fn emit_with_limit(
+    det: &Detection,
+    limit: Option<ResultLimit>,
+    kind_of: &dyn Fn(&str) -> ruleport_model::FieldKind,
+) -> Result<(String, Vec<ruleport_model::Approximation>), Unsupported> {
+    let (mut text, notes) = emit_detection(det, kind_of)?;
+    if let Some(l) = limit {
+        let pipe = match l.keep {
+            LimitKeep::First => "head",
+            LimitKeep::Last => "tail",
+        };
+        text.push_str(&format!(" | {pipe} {}", l.count));
+    }
+    Ok((text, notes))
 }
 
 /// Parse and lower EQL text to a detection.
@@ -109,7 +131,7 @@ impl QueryLanguage for Eql {
 
     fn emit(&self, rule: &MappedRule) -> Result<Port, Unsupported> {
         let det = with_selection(rule);
-        let (text, mut reasons) = emit_detection(&det, &|f| rule.kind_of(f))?;
+        let (text, mut reasons) = emit_with_limit(&det, rule.rule.meta.result_limit, &|f| rule.kind_of(f))?;
         reasons.extend(rule.approximations.iter().cloned());
         Ok(Port {
             target: TargetId::Eql,

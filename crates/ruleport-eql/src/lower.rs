@@ -7,29 +7,56 @@
 //! The result is simplified so ordinary queries stay compact (`f != "x"` is
 //! `Exists(f) ∧ ¬(f == "x")`, and `f == null or not P` is just `¬P`).
 
-use crate::ast::{Body, EventQuery, Expr, PatternOp, Query, SubQuery};
+use crate::ast::{Body, EventQuery, Expr, PatternOp, Pipe, Query, SubQuery};
 use crate::eval::{json_to_scalar, literal_value, values_compare};
 use crate::lucene;
 use crate::parser::{RED_ZONE, STACK_CHUNK};
 use ruleport_model::functions::eval_operand;
 use ruleport_model::{
-    ArithOp, Case, CmpOp, Detection, Diagnostic, EventFilter, EventSource, Expr as IrExpr,
+    ArithOp, Case, CmpOp, Detection, LimitKeep, ResultLimit, Diagnostic, EventFilter, EventSource, Expr as IrExpr,
     FieldRefKind, Op, Operand, Predicate, RegexAnchor, RegexSpec, Sample, Scalar, SeqStep,
     Sequence, StrPattern, Subject,
 };
 use serde_json::Value;
 
-/// Lower a parsed query to a detection.
+/// Lower a parsed query to a detection; a query with pipes is refused (see [`lower_with_limit`]).
 pub(crate) fn lower_query(q: &Query) -> Result<Detection, Diagnostic> {
     if !q.pipes.is_empty() {
         let pos = q.event_queries().first().map(|e| e.pos);
         return Err(Diagnostic::error(
             "eql-pipe",
-            "`head`/`tail` pipes limit how many results a search returns; the rule model has no place for a result limit",
+            "a `head`/`tail` pipe is a result limit, not part of the detection",
         )
         .at_opt(pos)
-        .with_hint("remove the pipe: a detection rule's alert count is set by its own max_signals"));
+        .with_hint("lower the query with `lower_with_limit`, which returns the limit beside the detection"));
     }
+    lower_body(q)
+}
+
+/// Lower a parsed query to a detection and its result limit (`| head N` or `| tail N`).
+pub(crate) fn lower_with_limit(q: &Query) -> Result<(Detection, Option<ResultLimit>), Diagnostic> {
+    let pos = q.event_queries().first().map(|e| e.pos);
+    let limit = match q.pipes.as_slice() {
+        [] => None,
+        [Pipe::Head(0) | Pipe::Tail(0)] => {
+            return Err(Diagnostic::error("eql-pipe", "a `head 0`/`tail 0` pipe returns nothing: the rule could never fire")
+                .at_opt(pos));
+        }
+        [Pipe::Head(n)] => Some(ResultLimit { keep: LimitKeep::First, count: *n }),
+        [Pipe::Tail(n)] => Some(ResultLimit { keep: LimitKeep::Last, count: *n }),
+        _ => {
+            return Err(Diagnostic::error(
+                "eql-pipe",
+                "several `head`/`tail` pipes in a row select a slice of the results; the rule model holds one limit",
+            )
+            .at_opt(pos)
+            .with_hint("keep one pipe"));
+        }
+    };
+    Ok((lower_body(q)?, limit))
+}
+
+fn lower_body(q: &Query) -> Result<Detection, Diagnostic> {
     match &q.body {
         Body::Event(e) => Ok(Detection::Query(lower_event(e)?)),
         Body::Sequence(s) => {

@@ -75,6 +75,20 @@ impl Converter {
         result.map(|mut port| {
             let mut reasons: Vec<Approximation> = port.fidelity.reasons().to_vec();
             reasons.extend(schema);
+            // Only EQL (and Elastic TOML, which carries EQL) writes `| head`/`| tail`; elsewhere
+            // every result is returned: the same events match, more alerts may be raised.
+            if let Some(limit) = rule.meta.result_limit {
+                if !matches!(target, TargetId::Eql | TargetId::Elastic) {
+                    let keep = match limit.keep {
+                        ruleport_model::LimitKeep::First => "first",
+                        ruleport_model::LimitKeep::Last => "last",
+                    };
+                    reasons.push(Approximation::new(
+                        "result-limit-dropped",
+                        format!("the source keeps only the {keep} {} result(s) of each run; {target} returns them all", limit.count),
+                    ));
+                }
+            }
             port.fidelity = Fidelity::from_reasons(reasons);
             port
         })

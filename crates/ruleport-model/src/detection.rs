@@ -126,6 +126,21 @@ pub struct Sequence {
     pub until: Option<SeqStep>,
 }
 
+/// EQL's `| head N` / `| tail N`: a search returns at most `count` results, the first or the
+/// last. It shapes how many alerts a run raises, never whether an event matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResultLimit {
+    pub keep: LimitKeep,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKeep {
+    First,
+    Last,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sample {
     pub by: Vec<Operand>,

@@ -18,7 +18,8 @@ pub mod target;
 pub mod value;
 
 pub use detection::{
-    AggCondition, Aggregation, Detection, EventFilter, EventSource, Metric, NewTerms, Sample,
+    AggCondition, Aggregation, Detection, EventFilter, EventSource, LimitKeep, Metric, NewTerms,
+    ResultLimit, Sample,
     SeqStep, Sequence, UnsupportedDetection, WindowKind,
 };
 pub use diag::{Diagnostic, Level, Pos};

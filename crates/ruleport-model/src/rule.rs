@@ -186,6 +186,9 @@ pub struct RuleMeta {
     /// Look-back as written (Elastic `from`, e.g. `now-9m`).
     pub from: Option<String>,
     pub max_signals: Option<u32>,
+    /// EQL `| head N` / `| tail N` on the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_limit: Option<crate::detection::ResultLimit>,
     pub threat: Vec<ThreatMapping>,
     /// Investigation guide (Elastic `note`).
     pub note: Option<String>,
