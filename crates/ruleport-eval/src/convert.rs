@@ -50,11 +50,20 @@ impl Converter {
 
     /// Port a rule to a target. Mapping approximations are always part of the port's fidelity.
     pub fn port(&self, rule: &Rule, target: TargetId) -> Result<Port, Unsupported> {
+        let contradiction = |mapped: &ruleport_model::MappedRule| {
+            ruleport_mapping::source_contradiction(mapped).map(|why| Unsupported::new(target, "contradicts-source", why))
+        };
         let (schema, result) = if target == TargetId::Splunk {
             let mapped = self.mapping.map_rule(rule, ruleport_model::Schema::Splunk);
+            if let Some(u) = contradiction(&mapped) {
+                return Err(u);
+            }
             (mapped.approximations.clone(), ruleport_splunk::emit_search(&mapped, &self.splunk))
         } else if let Some(lang) = query_language(target) {
             let mapped = self.mapping.map_rule(rule, lang.schema());
+            if let Some(u) = contradiction(&mapped) {
+                return Err(u);
+            }
             (mapped.approximations.clone(), lang.emit(&mapped))
         } else if let Some(fmt) = rule_format(target) {
             let mapped = self.mapping.map_rule(rule, fmt.schema());

@@ -271,7 +271,9 @@ fn change_one_char(s: &str) -> Option<String> {
 }
 
 /// Near-miss variants of one branch event, each probing one positive literal.
-fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>) -> Vec<(String, BTreeMap<String, Value>)> {
+/// Fields in `fixed` hold values every event of the log source has (its implied conditions):
+/// changing them gives an event no source produces, so they are not probed.
+fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>, fixed: &[String]) -> Vec<(String, BTreeMap<String, Value>)> {
     let mut out = Vec::new();
     for (p, pos) in branch {
         if !pos {
@@ -284,6 +286,9 @@ fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>) -> Vec<(Strin
             continue;
         }
         let Some(f) = field_of(p) else { continue };
+        if fixed.contains(&f) {
+            continue;
+        }
         let Some(cur) = base.get(&f) else { continue };
         let mut push = |label: String, v: Option<Value>| {
             let mut e = base.clone();
@@ -313,7 +318,10 @@ fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>) -> Vec<(Strin
                     let mid = s.char_indices().nth(s.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
                     push(format!("`{f}` split in the middle"), Some(Value::String(format!("{} {}", &s[..mid], &s[mid..]))));
                 }
-                push(format!("`{f}` as a list holding the value"), Some(Value::Array(vec![Value::String("other".into()), cur.clone()])));
+                // Paths and names of one file or process hold one value.
+                if !COMPANIONS.iter().any(|(p, n, x)| *p == f || *n == f || *x == Some(f.as_str())) {
+                    push(format!("`{f}` as a list holding the value"), Some(Value::Array(vec![Value::String("other".into()), cur.clone()])));
+                }
             }
             Value::Number(n) => {
                 if let Some(i) = n.as_i64() {
@@ -328,17 +336,115 @@ fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>) -> Vec<(Strin
     out
 }
 
-fn filter_witnesses(f: &EventFilter) -> Vec<(String, BTreeMap<String, Value>)> {
+/// What the log source fixes for every generated event.
+#[derive(Default)]
+struct SourceFacts {
+    /// Implied fields: never probed (see [`near_misses`]).
+    fixed: Vec<String>,
+    /// Identity fields (Sigma rules): added where the branch does not set them.
+    identity: Vec<(String, Value)>,
+    /// ECS events: fill the fields a real event derives from the ones the rule tests.
+    companions: bool,
+}
+
+/// ECS fields that name the same file or process: path, base name and extension.
+const COMPANIONS: &[(&str, &str, Option<&str>)] = &[
+    ("file.path", "file.name", Some("file.extension")),
+    ("process.executable", "process.name", None),
+    ("process.parent.executable", "process.parent.name", None),
+    ("dll.path", "dll.name", Some("dll.extension")),
+];
+
+/// A real event that names a file by its extension also has its name and path (and a process
+/// name comes with an executable path): targets that hold only the path must see one. Fields the
+/// branch tests are kept as they are; the others are derived from them.
+fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collections::BTreeSet<String>) {
+    let unix = matches!(ev.get("host.os.type").and_then(Value::as_str), Some("linux" | "macos"));
+    let text = |ev: &BTreeMap<String, Value>, k: &str| ev.get(k).and_then(Value::as_str).map(str::to_string);
+    for (path_key, name_key, ext_key) in COMPANIONS {
+        let given = |k: &str| explicit.contains(k);
+        let mut name = if given(name_key) { text(ev, name_key) } else { None };
+        if !given(name_key) {
+            let from_path = given(path_key)
+                .then(|| text(ev, path_key))
+                .flatten()
+                .and_then(|p| p.rsplit(['\\', '/']).next().map(str::to_string));
+            let ext = ext_key.filter(|k| given(k)).and_then(|k| text(ev, k));
+            name = match (from_path, ext) {
+                (Some(b), Some(x)) if b.to_lowercase().ends_with(&format!(".{}", x.to_lowercase())) => Some(b),
+                (_, Some(x)) => Some(format!("sample.{x}")),
+                (b, None) => b,
+            };
+            if let Some(n) = &name {
+                ev.insert((*name_key).to_string(), Value::String(n.clone()));
+            }
+        }
+        let Some(mut name) = name else { continue };
+        // A name the rule tests must still carry the extension it tests.
+        if let Some(x) = ext_key.filter(|k| given(k)).and_then(|k| text(ev, k)) {
+            if !name.to_lowercase().ends_with(&format!(".{}", x.to_lowercase())) {
+                name = format!("{name}.{x}");
+                ev.insert((*name_key).to_string(), Value::String(name.clone()));
+            }
+        }
+        // A path the rule tests must still end with the name the event has.
+        if given(path_key) {
+            if let Some(p) = text(ev, path_key) {
+                if !p.to_lowercase().ends_with(&name.to_lowercase()) {
+                    let sep = if unix { "/" } else { "\\" };
+                    ev.insert((*path_key).to_string(), Value::String(format!("{p}{sep}{name}")));
+                }
+            }
+        }
+        if !given(path_key) {
+            let path = if unix { format!("/tmp/sample/{name}") } else { format!("C:\\Users\\Public\\{name}") };
+            ev.insert((*path_key).to_string(), Value::String(path));
+        }
+        if let Some(x) = ext_key.filter(|k| !given(k)) {
+            if let Some((_, ext)) = name.rsplit_once('.') {
+                ev.insert((*x).to_string(), Value::String(ext.to_string()));
+            }
+        }
+    }
+}
+
+fn filter_witnesses(f: &EventFilter, facts: &SourceFacts) -> Vec<(String, BTreeMap<String, Value>)> {
+    let fixed = facts.fixed.as_slice();
     let branches = dnf(&f.expr, true, MAX_BRANCHES);
     let mut out = Vec::new();
     for (i, b) in branches.iter().enumerate() {
         let mut ev = branch_event(b);
+        for (k, v) in &facts.identity {
+            ev.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let explicit: std::collections::BTreeSet<String> = b.iter().filter_map(|(p, _)| field_of(p)).collect();
+        // A name the rule's path already fixes (or an extension its name or path fixes) cannot
+        // change alone in a real event: such near-misses are not generated.
+        let mut fixed = fixed.to_vec();
+        if facts.companions {
+            for (path_key, name_key, ext_key) in COMPANIONS {
+                let has = |k: &str| explicit.contains(k);
+                if has(path_key) && has(name_key) {
+                    fixed.push((*name_key).to_string());
+                }
+                if let Some(x) = ext_key.filter(|x| has(x) && (has(path_key) || has(name_key))) {
+                    fixed.push(x.to_string());
+                }
+            }
+        }
+        let fixed = fixed.as_slice();
+        let finish = |mut e: BTreeMap<String, Value>| {
+            if facts.companions {
+                complete_companions(&mut e, &explicit);
+            }
+            e
+        };
         if let Some(cat) = &f.category {
             ev.insert("event.category".into(), Value::String(cat.clone()));
         }
-        out.push((format!("branch {}", i + 1), ev.clone()));
-        for (label, nm) in near_misses(b, &ev) {
-            out.push((format!("branch {}: {label}", i + 1), nm));
+        out.push((format!("branch {}", i + 1), finish(ev.clone())));
+        for (label, nm) in near_misses(b, &ev, fixed) {
+            out.push((format!("branch {}: {label}", i + 1), finish(nm)));
         }
     }
     out
@@ -356,10 +462,24 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         .resolve_logsource(rule, &rule.logsource, primary_expr, primary_cat)
         .map(|l| l.id.clone());
     let schema = rule.schema;
+    // A Sigma rule names its source, so its events carry that source's identity (channel,
+    // event id); an ECS rule's own conditions say which source its events come from.
+    let facts = match logsource.as_deref() {
+        Some(id) => SourceFacts {
+            fixed: mapping.implied_fields(id, schema),
+            identity: if schema == ruleport_model::Schema::Sigma { mapping.identity_of(id, schema) } else { Vec::new() },
+            companions: schema == ruleport_model::Schema::Ecs,
+        },
+        None => SourceFacts {
+            companions: schema == ruleport_model::Schema::Ecs,
+            ..SourceFacts::default()
+        },
+    };
+    let fixed = &facts;
     let mut scenarios: Vec<(String, Vec<Value>)> = Vec::new();
     match &rule.detection {
         Detection::Query(f) => {
-            for (label, ev) in filter_witnesses(f) {
+            for (label, ev) in filter_witnesses(f, fixed) {
                 scenarios.push((label, vec![to_event(&ev, BASE_TIME)]));
             }
         }
@@ -374,7 +494,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
             let step_events: Vec<Option<BTreeMap<String, Value>>> = s
                 .steps
                 .iter()
-                .map(|st| filter_witnesses(&st.source.filter).into_iter().next().map(|(_, e)| e))
+                .map(|st| filter_witnesses(&st.source.filter, fixed).into_iter().next().map(|(_, e)| e))
                 .collect();
             let span = s.maxspan.map(|m| m.millis as i64).unwrap_or(60_000);
             let gap = (span / (s.steps.len() as i64 + 1)).max(1);
@@ -411,7 +531,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                 scenarios.push(("sequence with the missing event present".into(), build("key-1", false, false, true)));
             }
             if let Some(u) = &s.until {
-                if let Some((_, ue)) = filter_witnesses(&u.source.filter).into_iter().next() {
+                if let Some((_, ue)) = filter_witnesses(&u.source.filter, fixed).into_iter().next() {
                     let mut evs = build("key-1", false, false, false);
                     let mut ue = ue;
                     keyed(&mut ue, "key-1", &u.by);
@@ -423,7 +543,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         Detection::Sample(s) => {
             let mut evs = Vec::new();
             for (i, st) in s.steps.iter().enumerate() {
-                if let Some((_, mut e)) = filter_witnesses(&st.source.filter).into_iter().next() {
+                if let Some((_, mut e)) = filter_witnesses(&st.source.filter, fixed).into_iter().next() {
                     for k in s.by.iter().chain(&st.by) {
                         if let ruleport_model::Operand::Field { name, .. } = k {
                             e.insert(name.clone(), Value::String("key-1".into()));
@@ -448,7 +568,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                 .unwrap_or(1)
                 .clamp(1, 50) as usize;
             let Some(src) = a.sources.first() else { return vec![] };
-            let Some((_, base)) = filter_witnesses(&src.filter).into_iter().next() else { return vec![] };
+            let Some((_, base)) = filter_witnesses(&src.filter, fixed).into_iter().next() else { return vec![] };
             let distinct: Vec<&String> = a
                 .conditions
                 .iter()
@@ -479,7 +599,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
             }
         }
         Detection::NewTerms(n) => {
-            if let Some((_, base)) = filter_witnesses(&n.filter).into_iter().next() {
+            if let Some((_, base)) = filter_witnesses(&n.filter, fixed).into_iter().next() {
                 let with = |v: &str, t: i64| {
                     let mut e = base.clone();
                     for f in &n.fields {
@@ -503,18 +623,41 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         Some(ev) if mapping.classify(ev, schema).map(|l| &l.id) == logsource.as_ref() => None,
         _ => logsource,
     };
+    let base = scenarios.first().and_then(|(_, evs)| evs.first()).cloned();
+    let base_source = base.as_ref().and_then(|b| mapping.classify(b, schema)).map(|l| l.id.clone());
     let gate_schema = schema;
     let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, gate_schema, ls);
     scenarios
         .into_iter()
-        .map(|(label, events)| {
+        .filter_map(|(label, events)| {
             let expect = !reference.run(&events, Some(&gate)).is_empty();
-            Witness {
+            // The rule's own conditions place its events in a source. A variant the rule still
+            // matches but that no longer belongs there changed an identifying value in a way the
+            // rule ignores (`event.type: CREATION` under `:`) and no real event of the source has.
+            if logsource.is_none()
+                && expect
+                && base_source.is_some()
+                && events.iter().any(|e| mapping.classify(e, schema).map(|l| l.id.clone()) != base_source)
+            {
+                return None;
+            }
+            // A branch whose values leave the rule's source (a Sigma rule on the System log that
+            // tests `Channel: Security`) describes an event of another source: let the event's
+            // own fields say which.
+            // A near-miss that drops or changes a field identifying the source leaves it.
+            let inside = events.iter().all(|e| {
+                gate(e, &rule.logsource)
+                    && match (logsource.as_deref(), &base) {
+                        (Some(id), Some(b)) => mapping.event_keeps_identity(e, b, id, schema),
+                        _ => true,
+                    }
+            });
+            Some(Witness {
                 label,
                 events,
-                logsource: logsource.clone(),
+                logsource: logsource.clone().filter(|_| inside),
                 expect,
-            }
+            })
         })
         .collect()
 }

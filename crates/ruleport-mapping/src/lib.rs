@@ -10,6 +10,7 @@
 // The API returns the model's `Diagnostic` by value, as every ruleport crate does.
 #![allow(clippy::result_large_err)]
 
+pub mod contradiction;
 pub mod coverage;
 pub mod data;
 mod derive;
@@ -19,6 +20,7 @@ pub mod rename;
 mod values;
 pub mod view;
 
+pub use contradiction::source_contradiction;
 pub use coverage::{CoverageReport, CoverageRow};
 pub use pipeline::{load_pysigma_pipeline, Pipeline};
 
@@ -465,6 +467,8 @@ impl Mapping {
             let mut name_fn = |n: &str| ctx_cell.borrow_mut().name(n);
             rename::map_filters(&rule.detection, &mut filter_fn, &mut name_fn)
         };
+        let filter_refs: Vec<&ruleport_model::EventFilter> = filters.iter().collect();
+        approximations.extend(merged_fields(self, &filter_refs, &resolved, rule.schema, to));
         for u in &ctx.unmapped {
             approximations.push(Approximation::new(
                 "unmapped-field",
@@ -914,11 +918,13 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
     if best.is_none() && side.implied.is_none() {
         return;
     }
+    // A conjunct follows from the selection when every value the selection admits is one the
+    // conjunct allows (`EventID in (12, 13)` does not follow from a source of 12, 13 and 14).
+    // Implied values are synonyms for one kind of event, so any of them states it.
     let implied = |c: &Expr| -> bool {
         literal_disjunction(c).is_some_and(|(field, vals)| {
-            best.into_iter()
-                .chain(side.implied.as_ref())
-                .any(|g| group_allows(g, &field, &vals))
+            best.is_some_and(|g| group_within(g, &field, &vals))
+                || side.implied.as_ref().is_some_and(|g| group_allows(g, &field, &vals))
         })
     };
     f.expr = match &f.expr {
@@ -939,6 +945,51 @@ fn group_allows(g: &MatchGroup, field: &str, vals: &[String]) -> bool {
             && vals
                 .iter()
                 .all(|v| wants.iter().any(|w| w.eq_ignore_ascii_case(v)))
+    })
+}
+
+/// Distinct source fields of one event filter that become the same target field: an event has
+/// one value there, so a rule testing both fields for different values cannot be kept as written.
+fn merged_fields(
+    m: &Mapping,
+    filters: &[&ruleport_model::EventFilter],
+    resolved: &[Option<&LogSourceMapping>],
+    from: Schema,
+    to: Schema,
+) -> Vec<Approximation> {
+    let mut out = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let ls = resolved.get(i).copied().flatten();
+        let mut by_target: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for field in f.expr.fields() {
+            if let Some((name, _)) = m.map_field(ls, &field, from, to) {
+                by_target.entry(name).or_default().insert(field);
+            }
+        }
+        for (target, sources) in by_target.into_iter().filter(|(_, s)| s.len() > 1) {
+            let names: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
+            out.push(Approximation::new(
+                "fields-merged",
+                format!(
+                    "{} all become {} `{target}`: where the rule tests them for different values, no {} event can hold both",
+                    names.join(", "),
+                    to.name(),
+                    to.name()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Whether a group names `field` and every value it admits is one of `vals` (case-insensitive).
+fn group_within(g: &MatchGroup, field: &str, vals: &[String]) -> bool {
+    g.get(field).is_some_and(|want| {
+        let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
+        !wants.is_empty()
+            && wants
+                .iter()
+                .all(|w| vals.iter().any(|v| w.eq_ignore_ascii_case(v)))
     })
 }
 

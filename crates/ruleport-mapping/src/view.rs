@@ -9,6 +9,63 @@ use ruleport_model::{LogSource, Schema};
 use serde_json::{Map, Value};
 
 impl Mapping {
+    /// Fields whose values every event of a log source has in `schema` (its `implied`
+    /// conditions): a rule's test on them is dropped when ported, and an event where they differ
+    /// is not an event of that source.
+    pub fn implied_fields(&self, logsource_id: &str, schema: Schema) -> Vec<String> {
+        self.logsource(logsource_id)
+            .and_then(|l| l.side(self.key(schema)))
+            .and_then(|side| side.implied.as_ref())
+            .map(|g| g.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The fields every event of a log source carries in `schema`: each field of its first match
+    /// group with that group's first value (Sysmon process creation: Channel and EventID 1).
+    pub fn identity_of(&self, logsource_id: &str, schema: Schema) -> Vec<(String, Value)> {
+        self.logsource(logsource_id)
+            .and_then(|l| l.side(self.key(schema)))
+            .and_then(|side| side.match_spec.as_ref())
+            .and_then(|spec| spec.groups().into_iter().next())
+            .map(|g| {
+                g.iter()
+                    .filter_map(|(f, want)| want.values().first().map(|v| (f.clone(), yaml_to_json(v))))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether `event` keeps the identity `base` (an event of the log source) has: every field of
+    /// the source's match conditions that `base` holds is still present in `event` with a value
+    /// one of the source's groups allows. A source without match conditions has none to keep.
+    pub fn event_keeps_identity(&self, event: &Value, base: &Value, logsource_id: &str, schema: Schema) -> bool {
+        let Some(spec) = self
+            .logsource(logsource_id)
+            .and_then(|l| l.side(self.key(schema)))
+            .and_then(|side| side.match_spec.as_ref())
+        else {
+            return true;
+        };
+        let groups = spec.groups();
+        let held: Vec<&String> = groups
+            .iter()
+            .flat_map(|g| g.keys())
+            .filter(|f| !lookup(base, f).is_empty())
+            .collect();
+        if held.is_empty() {
+            return true;
+        }
+        groups.iter().any(|g| {
+            held.iter().filter(|f| g.contains_key(f.as_str())).all(|f| {
+                let mut one = MatchGroup::new();
+                if let Some(want) = g.get(f.as_str()) {
+                    one.insert((*f).clone(), want.clone());
+                }
+                event_satisfies(event, &one, schema)
+            })
+        })
+    }
+
     /// The log source an event written in `schema` belongs to, from the match conditions. When
     /// several match, the one whose matching group names the most fields wins (EventID 1 on the
     /// Sysmon channel is process creation, not just "Sysmon").
@@ -128,7 +185,16 @@ impl Mapping {
             let (name, value) = match self.lookup_by_key(ls, &path, fk, tk) {
                 Some(hit) => {
                     let v = match hit.row {
-                        Some(row) => map_value(row, fk, tk, value),
+                        Some(row) => {
+                            let v = map_value(row, fk, tk, value);
+                            // A bool column stores `true`, not the text a JSON log writes.
+                            let bool_column = to == Schema::Sentinel
+                                && [tk, "sentinel_sets", "sentinel"]
+                                    .iter()
+                                    .find_map(|k| row.types.get(*k))
+                                    .is_some_and(|t| t == "bool");
+                            if bool_column { as_bool(v) } else { v }
+                        }
                         None => value,
                     };
                     (hit.name, v)
@@ -201,6 +267,24 @@ impl Mapping {
                                 .iter()
                                 .all(|h| allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
                         {
+                            // Spelled as the source writes it: a case-insensitive schema's `system`
+                            // is the `System` a case-sensitive target stores.
+                            let exact = have.iter().all(|h| allowed.contains(h));
+                            if exact || !matches!(to, Schema::Ecs | Schema::Sentinel) {
+                                continue;
+                            }
+                            let spelled: Vec<Value> = have
+                                .iter()
+                                .filter_map(|h| allowed.iter().find(|a| a.eq_ignore_ascii_case(h)))
+                                .map(|a| Value::String(a.clone()))
+                                .collect();
+                            let v = if spelled.len() == 1 { spelled[0].clone() } else { Value::Array(spelled) };
+                            match to {
+                                Schema::Ecs => insert_path(&mut out, field, v),
+                                _ => {
+                                    out.insert(field.clone(), v);
+                                }
+                            }
                             continue;
                         }
                         if let Some(v) = vals.values().first() {
@@ -231,7 +315,9 @@ impl Mapping {
             return true;
         }
         let Some(entry) = self.classify(event, schema) else {
-            return true;
+            // No source claims the event; it still leaves the rule's source when a field that
+            // identifies that source holds another value (`Channel: Security` for the System log).
+            return !self.contradicts_source(event, schema, ls);
         };
         let Some(keys) = &entry.sigma else {
             return true;
@@ -262,6 +348,31 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    fn contradicts_source(&self, event: &Value, schema: Schema, ls: &LogSource) -> bool {
+        let Some(spec) = self
+            .resolve_sigma(ls)
+            .and_then(|l| l.side(self.key(schema)))
+            .and_then(|side| side.match_spec.as_ref())
+        else {
+            return false;
+        };
+        let sensitive = matches!(schema, Schema::Ecs | Schema::Sentinel);
+        spec.groups().iter().all(|g| {
+            g.iter().any(|(field, want)| {
+                let have = lookup(event, field);
+                !have.is_empty()
+                    && !want.values().iter().any(|w| {
+                        let w = yaml_text(w);
+                        have.iter().any(|h| {
+                            scalar_text(h).is_some_and(|t| if sensitive { t == w.as_str() } else { t.eq_ignore_ascii_case(&w) })
+                        })
+                    })
+            })
+        })
+    }
+}
+
 /// The size of the largest group the event satisfies.
 fn best_group(event: &Value, groups: Vec<&MatchGroup>, schema: Schema) -> Option<usize> {
     // More fields first, then fewer alternatives: {Channel, EventID: 13} beats {Channel, EventID: [12, 13, 14]}.
@@ -278,19 +389,39 @@ fn group_values(g: &MatchGroup) -> usize {
 }
 
 /// A value through a row's value maps (the first target value of Sigma's canonical value).
+fn as_bool(v: Value) -> Value {
+    match v {
+        Value::String(t) if t.eq_ignore_ascii_case("true") => Value::Bool(true),
+        Value::String(t) if t.eq_ignore_ascii_case("false") => Value::Bool(false),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_bool).collect()),
+        other => other,
+    }
+}
+
 fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
     let (src, dst) = (row.values.get(fk), row.values.get(tk));
     if src.is_none() && dst.is_none() {
         return value;
     }
+    // A multi-valued field maps value by value.
+    if let Value::Array(items) = value {
+        return Value::Array(items.into_iter().map(|v| map_value(row, fk, tk, v)).collect());
+    }
     let Some(text) = scalar_text(&value).map(|t| t.into_owned()) else {
         return value;
     };
+    // ECS keywords and Sentinel `==` are case-sensitive: `CONNECTION_ACCEPTED` is not the
+    // action value `connection_accepted`.
+    let sensitive = fk == "ecs" || fk.starts_with("sentinel");
     let canonical = match src {
         None => Some(text.clone()),
         Some(m) => m
             .iter()
-            .find(|(_, vs)| vs.items().iter().any(|v| v.eq_ignore_ascii_case(&text)))
+            .find(|(_, vs)| {
+                vs.items()
+                    .iter()
+                    .any(|v| if sensitive { *v == text.as_str() } else { v.eq_ignore_ascii_case(&text) })
+            })
             .map(|(k, _)| k.clone()),
     };
     let Some(canonical) = canonical else {
