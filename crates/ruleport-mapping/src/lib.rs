@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod data;
 mod derive;
 mod fields;
+mod index;
 pub mod pipeline;
 pub mod rename;
 mod values;
@@ -22,10 +23,7 @@ pub mod view;
 pub use coverage::{CoverageReport, CoverageRow};
 pub use pipeline::{load_pysigma_pipeline, Pipeline};
 
-use data::{
-    kind_from_name, parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN,
-};
-use fields::{name_in, type_in};
+use data::{parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN};
 use ruleport_model::{
     Approximation, Case, Detection, Diagnostic, EventFilter, Expr, FieldKind, LogSource,
     MappedRule, Op, Predicate, Rule, Scalar, Schema, SourceSelection, StrPattern, Subject,
@@ -79,6 +77,8 @@ pub struct Mapping {
     field_sets: BTreeMap<String, Vec<FieldRow>>,
     pipelines: Vec<Pipeline>,
     pub sentinel_set: SentinelSet,
+    /// Lookup indexes over the data above, built lazily; shared by clones, replaced by `merge`.
+    index: std::sync::Arc<index::MappingIndex>,
 }
 
 /// What mapping one rule found, for coverage reports.
@@ -109,6 +109,7 @@ impl Mapping {
             field_sets: BTreeMap::new(),
             pipelines: Vec::new(),
             sentinel_set: SentinelSet::default(),
+            index: Default::default(),
         };
         for (name, text) in BUILTIN {
             // Built-in data is tested in this crate; a broken file would fail those tests.
@@ -157,6 +158,7 @@ impl Mapping {
         for (name, rows) in file.field_sets {
             self.field_sets.insert(name, rows);
         }
+        self.index = std::sync::Arc::new(index::MappingIndex::new(self.logsources.len()));
     }
 
     /// Add a pySigma processing pipeline, applied (in priority order) to Sigma rules before mapping.
@@ -280,12 +282,7 @@ impl Mapping {
             if g == 0 && idx == 0 {
                 continue;
             }
-            let fh = self
-                .rows_for(Some(l))
-                .iter()
-                .filter(|r| r.own && !r.row.is_pattern())
-                .filter(|r| name_in(**r, "ecs", Some(l)).is_some_and(|n| used.contains(n)))
-                .count();
+            let fh = self.own_rows_named(l, "ecs", &used);
             let rank = 2 * g + 3 * idx + 3 * fh + 2 * implied_fits(side, &conj);
             if best.is_none_or(|(b, _)| rank > b) {
                 best = Some((rank, l));
@@ -357,7 +354,7 @@ impl Mapping {
     fn map_with_key(&self, rule: &Rule, to: Schema, tk: &'static str) -> (MappedRule, MapDetail) {
         let mut approximations = Vec::new();
         let (rule_owned, pipeline_fields) = self.apply_pipelines(rule, to, &mut approximations);
-        let rule = &rule_owned;
+        let rule: &Rule = &rule_owned;
         let mut detail = MapDetail::default();
         if rule.schema == to {
             let mut m = MappedRule::identity(rule.clone());
@@ -515,27 +512,18 @@ impl Mapping {
 
     fn identity_kinds(&self, rule: &Rule, schema: Schema) -> BTreeMap<String, FieldKind> {
         let key = self.key(schema);
-        let mut kinds = BTreeMap::new();
-        for l in &self.logsources {
-            for r in self.rows_for(Some(l)) {
-                if r.row.is_pattern() {
-                    continue;
-                }
-                if let (Some(n), Some(t)) = (name_in(r, key, Some(l)), type_in(r, key, Some(l))) {
-                    kinds
-                        .entry(n.to_string())
-                        .or_insert_with(|| kind_from_name(t));
-                }
-            }
-        }
         let used: BTreeSet<String> = rule
             .detection
             .filters()
             .iter()
             .flat_map(|f| f.expr.fields())
             .collect();
-        kinds.retain(|k, _| used.contains(k));
-        kinds
+        let Some(all) = self.kinds_by_name(key) else {
+            return BTreeMap::new();
+        };
+        used.into_iter()
+            .filter_map(|f| all.get(&f).map(|k| (f, *k)))
+            .collect()
     }
 
     /// How the target selects a log source's events.
@@ -561,13 +549,14 @@ impl Mapping {
         }
     }
 
-    fn apply_pipelines(
+    fn apply_pipelines<'r>(
         &self,
-        rule: &Rule,
+        rule: &'r Rule,
         to: Schema,
         approximations: &mut Vec<Approximation>,
-    ) -> (Rule, BTreeSet<String>) {
-        let mut out = rule.clone();
+    ) -> (std::borrow::Cow<'r, Rule>, BTreeSet<String>) {
+        // Borrowed until a pipeline changes it: most rules are mapped without a copy.
+        let mut out = std::borrow::Cow::Borrowed(rule);
         let mut produced = BTreeSet::new();
         if rule.schema != Schema::Sigma {
             return (out, produced);
@@ -575,7 +564,7 @@ impl Mapping {
         for p in self.pipelines.iter().filter(|p| p.applies_to(to)) {
             match p.apply(&out) {
                 Ok(applied) => {
-                    out = applied.rule;
+                    out = std::borrow::Cow::Owned(applied.rule);
                     produced.extend(applied.mapped_fields);
                 }
                 Err(e) => approximations.push(Approximation::new(
