@@ -366,7 +366,7 @@ impl Mapping {
         }
         let from = rule.schema;
         let fk = self.key(from);
-        let filters: Vec<_> = rule.detection.filters().into_iter().cloned().collect();
+        let filters = rule.detection.filters();
         let own_ls = rename::filter_logsources(&rule.detection);
         let resolved: Vec<Option<&LogSourceMapping>> = filters
             .iter()
@@ -475,9 +475,17 @@ impl Mapping {
             .count();
         approximations.extend(ctx.approximations);
         detail.unmapped_fields = ctx.unmapped.iter().cloned().collect();
-        let mut mapped_rule = rule.clone();
-        mapped_rule.detection = detection;
-        mapped_rule.schema = to;
+        // Every part but the detection, which is already mapped (no copy of the original).
+        let mut mapped_rule = Rule {
+            meta: rule.meta.clone(),
+            logsource: rule.logsource.clone(),
+            detection,
+            schema: to,
+            format: rule.format.clone(),
+            language: rule.language.clone(),
+            original_query: rule.original_query.clone(),
+            provenance: rule.provenance.clone(),
+        };
         // The target's own way of naming the log source.
         if let Some(l) = primary {
             match to {
@@ -820,12 +828,7 @@ fn group_score(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> GroupFit
         let Some(have) = conj.get(field) else {
             continue;
         };
-        let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
-        if have.is_empty()
-            || !have
-                .iter()
-                .all(|h| wants.iter().any(|w| w.eq_ignore_ascii_case(h)))
-        {
+        if have.is_empty() || !have.iter().all(|h| match_value_allows(want, h)) {
             return GroupFit::Contradicts;
         }
         score += 1;
@@ -835,6 +838,21 @@ fn group_score(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> GroupFit
         GroupFit::Score(score)
     } else {
         GroupFit::Silent
+    }
+}
+
+/// Whether one of a match value's values is `h` as text, ignoring ASCII case (strings are
+/// compared in place; other values through [`yaml_text`]).
+fn match_value_allows(want: &data::MatchValue, h: &str) -> bool {
+    let one = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::String(s) => s.eq_ignore_ascii_case(h),
+        other => yaml_text(other).eq_ignore_ascii_case(h),
+    };
+    match want {
+        data::MatchValue::One(serde_yaml::Value::Sequence(v)) | data::MatchValue::Many(v) => {
+            v.iter().any(one)
+        }
+        data::MatchValue::One(v) => one(v),
     }
 }
 
