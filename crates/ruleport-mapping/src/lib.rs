@@ -481,7 +481,7 @@ impl Mapping {
             logsource: rule.logsource.clone(),
             detection,
             schema: to,
-            format: rule.format.clone(),
+            format: rule.format,
             language: rule.language.clone(),
             original_query: rule.original_query.clone(),
             provenance: rule.provenance.clone(),
