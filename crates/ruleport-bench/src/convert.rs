@@ -58,8 +58,9 @@ pub(crate) fn convert_corpus(corpus: &Corpus, conv: &Converter, targets: &[Targe
                         .par_iter()
                         .map(|rule| {
                             let mut q = Produced::default();
-                            for &t in targets {
-                                match conv.port(rule, t) {
+                            // One mapping per target schema, as `ruleport convert` does.
+                            for r in conv.port_many(rule, targets) {
+                                match r {
                                     Ok(port) => {
                                         q.ports += 1;
                                         q.bytes += port.text.len();

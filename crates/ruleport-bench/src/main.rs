@@ -63,6 +63,27 @@ struct Args {
     /// Also run rsigma-eval on the same rules and events (needs `--features rsigma`).
     #[arg(long)]
     vs_rsigma: bool,
+    /// Conversion corpora to run (for profiling one of them).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![Which::Sigma, Which::Elastic])]
+    corpora: Vec<Which>,
+    /// Skip the one-target-at-a-time conversion runs (for profiling the all-targets pass).
+    #[arg(long)]
+    no_per_target: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Debug)]
+enum Which {
+    Sigma,
+    Elastic,
+}
+
+impl std::fmt::Display for Which {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Which::Sigma => "sigma",
+            Which::Elastic => "elastic",
+        })
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Debug)]
@@ -134,13 +155,17 @@ fn main() -> ExitCode {
 
     let mut sigma_convert = None;
     if args.only.contains(&Part::Convert) || args.vs_sigma_cli {
-        for c in [&sigma, &elastic] {
+        let chosen = [(Which::Sigma, &sigma), (Which::Elastic, &elastic)]
+            .into_iter()
+            .filter(|(w, _)| args.corpora.contains(w) || (*w == Which::Sigma && args.vs_sigma_cli))
+            .map(|(_, c)| c);
+        for c in chosen {
             if c.files.is_empty() {
                 eprintln!("error: no rule files under {:?}", c.dirs);
                 ok = false;
                 continue;
             }
-            let r = convert::bench_corpus(c, &conv, args.runs, true);
+            let r = convert::bench_corpus(c, &conv, args.runs, !args.no_per_target);
             convert::report(&r);
             let t = Spread::of(&r.all_targets.wall);
             if c.name.starts_with("Elastic") {

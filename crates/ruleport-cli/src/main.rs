@@ -273,9 +273,10 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
     }
     out.rules = rules.len();
     for rule in &rules {
-        for &t in to {
+        // One mapping per target schema (kuery and EQL share ECS).
+        for (&t, ported) in to.iter().zip(conv.port_many(rule, to)) {
             let base = serde_json::json!({"path": path, "rule_id": rule.meta.id, "title": rule.meta.title, "target": t});
-            match conv.port(rule, t) {
+            match ported {
                 Ok(port) => {
                     let exact = port.fidelity.is_exact();
                     let status = if exact { "exact" } else { "approximate" };

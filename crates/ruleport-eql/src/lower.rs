@@ -672,13 +672,7 @@ fn exists_and_not(e: &IrExpr, s: &Subject) -> Option<IrExpr> {
 }
 
 fn dedupe(v: Vec<IrExpr>) -> Vec<IrExpr> {
-    let mut out: Vec<IrExpr> = Vec::with_capacity(v.len());
-    for e in v {
-        if !out.contains(&e) {
-            out.push(e);
-        }
-    }
-    out
+    IrExpr::dedup(v)
 }
 
 /// The one subject every predicate of `e` tests, if there is one and none is `Exists` or a

@@ -2,7 +2,8 @@
 
 use ruleport_mapping::Mapping;
 use ruleport_model::{
-    Approximation, Fidelity, Port, QueryLanguage, Rule, RuleFormat, TargetId, Unsupported,
+    Approximation, Fidelity, MappedRule, Port, QueryLanguage, Rule, RuleFormat, Schema, TargetId,
+    Unsupported,
 };
 
 static KUERY: ruleport_kuery::Kuery = ruleport_kuery::Kuery;
@@ -32,6 +33,16 @@ pub fn rule_format(t: TargetId) -> Option<&'static dyn RuleFormat> {
     })
 }
 
+/// The schema a target's field names must be in.
+fn target_schema(t: TargetId) -> Option<Schema> {
+    if t == TargetId::Splunk {
+        return Some(Schema::Splunk);
+    }
+    query_language(t)
+        .map(|l| l.schema())
+        .or_else(|| rule_format(t).map(|f| f.schema()))
+}
+
 /// Converts rules with one mapping configuration and per-target options.
 #[derive(Debug, Clone)]
 pub struct Converter {
@@ -50,24 +61,51 @@ impl Converter {
 
     /// Port a rule to a target. Mapping approximations are always part of the port's fidelity.
     pub fn port(&self, rule: &Rule, target: TargetId) -> Result<Port, Unsupported> {
-        let contradiction = |mapped: &ruleport_model::MappedRule| {
-            ruleport_mapping::source_contradiction(mapped).map(|why| Unsupported::new(target, "contradicts-source", why))
+        let Some(schema) = target_schema(target) else {
+            return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
         };
-        let (schema, result) = if target == TargetId::Splunk {
-            let mapped = self.mapping.map_rule(rule, ruleport_model::Schema::Splunk);
-            if let Some(u) = contradiction(&mapped) {
-                return Err(u);
+        let mapped = self.mapping.map_rule(rule, schema);
+        self.port_mapped(rule, &mapped, target)
+    }
+
+    /// Port a rule to several targets, mapping it once per target schema (kuery, EQL and
+    /// Elastic TOML share ECS): the same ports as calling [`Converter::port`] per target.
+    pub fn port_many(&self, rule: &Rule, targets: &[TargetId]) -> Vec<Result<Port, Unsupported>> {
+        let mut mapped: Vec<(Schema, MappedRule)> = Vec::new();
+        targets
+            .iter()
+            .map(|&target| {
+                let Some(schema) = target_schema(target) else {
+                    return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
+                };
+                let i = match mapped.iter().position(|(s, _)| *s == schema) {
+                    Some(i) => i,
+                    None => {
+                        mapped.push((schema, self.mapping.map_rule(rule, schema)));
+                        mapped.len() - 1
+                    }
+                };
+                self.port_mapped(rule, &mapped[i].1, target)
+            })
+            .collect()
+    }
+
+    /// Emit an already mapped rule (mapped to `target_schema(target)`), check it parses back,
+    /// and attach the mapping's approximations.
+    fn port_mapped(&self, rule: &Rule, mapped: &MappedRule, target: TargetId) -> Result<Port, Unsupported> {
+        // A query whose rule excludes every event of the selected source is refused.
+        if query_language(target).is_some() || target == TargetId::Splunk {
+            if let Some(why) = ruleport_mapping::source_contradiction(mapped) {
+                return Err(Unsupported::new(target, "contradicts-source", why));
             }
-            (mapped.approximations.clone(), ruleport_splunk::emit_search(&mapped, &self.splunk))
+        }
+        let schema = mapped.approximations.clone();
+        let result = if target == TargetId::Splunk {
+            ruleport_splunk::emit_search(mapped, &self.splunk)
         } else if let Some(lang) = query_language(target) {
-            let mapped = self.mapping.map_rule(rule, lang.schema());
-            if let Some(u) = contradiction(&mapped) {
-                return Err(u);
-            }
-            (mapped.approximations.clone(), lang.emit(&mapped))
+            lang.emit(mapped)
         } else if let Some(fmt) = rule_format(target) {
-            let mapped = self.mapping.map_rule(rule, fmt.schema());
-            (mapped.approximations.clone(), fmt.export(&mapped))
+            fmt.export(mapped)
         } else {
             return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
         };

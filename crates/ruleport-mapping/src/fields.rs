@@ -1,6 +1,7 @@
 //! Field-name lookup: explicit rows first, then paths below object-typed rows, then `*` patterns.
 
 use crate::data::{kind_from_name, FieldRow, LogSourceMapping, Transform};
+use crate::index::RowIndex;
 use crate::Mapping;
 use ruleport_model::{FieldKind, Schema};
 
@@ -96,6 +97,23 @@ impl Mapping {
         out
     }
 
+    /// How many of the log source's own explicit rows are named, under `key`, one of `names`.
+    pub(crate) fn own_rows_named(
+        &self,
+        l: &LogSourceMapping,
+        key: &str,
+        names: &std::collections::BTreeSet<String>,
+    ) -> usize {
+        if let (Some(k), Some((Some(own), _))) = (crate::index::key_slot(key), self.row_indexes(Some(l))) {
+            return names.iter().map(|n| own.named(k, n).len()).sum();
+        }
+        self.rows_for(Some(l))
+            .iter()
+            .filter(|r| r.own && !r.row.is_pattern())
+            .filter(|r| name_in(**r, key, Some(l)).is_some_and(|n| names.contains(n)))
+            .count()
+    }
+
     /// Map one field from schema `from` to `to` within a log source. Without a row naming both,
     /// the name goes through Sigma's (`winlog.event_data.X` → `X` → `EventData.X`).
     pub(crate) fn lookup_field<'a>(
@@ -157,7 +175,89 @@ impl Mapping {
         })
     }
 
-    fn lookup_keys<'a>(
+    pub(crate) fn lookup_keys<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        field: &str,
+        fk: &str,
+        tk: &str,
+        derived: bool,
+    ) -> Option<FieldHit<'a>> {
+        match (crate::index::key_slot(fk), self.row_indexes(ls)) {
+            (Some(k), Some((own, common))) => {
+                self.lookup_indexed(ls, [(own, true), (Some(common), false)], k, field, fk, tk, derived)
+            }
+            _ => self.lookup_scan(ls, field, fk, tk, derived),
+        }
+    }
+
+    /// [`Mapping::lookup_keys`] through the row indexes: the same three steps over the same rows
+    /// in the same order as [`Mapping::lookup_scan`], visiting only rows that can match.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_indexed<'a>(
+        &'a self,
+        ls: Option<&'a LogSourceMapping>,
+        groups: [(Option<&'a RowIndex>, bool); 2],
+        k: usize,
+        field: &str,
+        fk: &str,
+        tk: &str,
+        derived: bool,
+    ) -> Option<FieldHit<'a>> {
+        let usable = |r: &FieldRow| {
+            !r.transform.contains_key(fk) && (derived || !r.transform.contains_key(tk))
+        };
+        let rows = |pick: fn(&'a RowIndex) -> &'a [usize]| {
+            groups.into_iter().flat_map(move |(ix, own)| {
+                ix.into_iter().flat_map(move |ix| {
+                    pick(ix).iter().filter_map(move |&p| {
+                        let row = self.row_at(ls, *ix.rows.get(p)?)?;
+                        usable(row).then_some(RowRef { row, own })
+                    })
+                })
+            })
+        };
+        let kind_of = |r: RowRef<'a>| type_in(r, tk, ls).map(kind_from_name).unwrap_or_default();
+        // 1. Explicit rows named `field` (the index holds them by name).
+        for (ix, own) in groups {
+            let Some(ix) = ix else { continue };
+            for &p in ix.named(k, field) {
+                let Some(row) = ix.rows.get(p).and_then(|&loc| self.row_at(ls, loc)) else {
+                    continue;
+                };
+                if !usable(row) {
+                    continue;
+                }
+                let r = RowRef { row, own };
+                if let Some(t) = name_in(r, tk, ls) {
+                    return Some(FieldHit {
+                        name: t.to_string(),
+                        kind: kind_of(r),
+                        row: Some(r.row),
+                        transform: r.row.transform.get(tk).copied(),
+                    });
+                }
+            }
+        }
+        // 2. A path below an object-typed row (only a dotted name can be one).
+        if field.contains('.') {
+            for r in rows(|ix| &ix.objects) {
+                if let Some(h) = object_path_hit(r, field, fk, tk, ls) {
+                    return Some(h);
+                }
+            }
+        }
+        // 3. `*` patterns.
+        for r in rows(|ix| &ix.patterns) {
+            if let Some(h) = pattern_hit(r, field, fk, tk, ls, kind_of) {
+                return Some(h);
+            }
+        }
+        None
+    }
+
+    /// Field lookup by scanning every visible row (log sources the indexes do not cover).
+    pub(crate) fn lookup_scan<'a>(
         &'a self,
         ls: Option<&'a LogSourceMapping>,
         field: &str,
@@ -189,53 +289,74 @@ impl Mapping {
             }
         }
         // 2. A path below an object-typed row keeps its tail (`InitiatedBy.user.x`).
-        for &r in rows
-            .iter()
-            .filter(|r| !r.row.is_pattern() && r.row.transform.is_empty())
-        {
-            let (Some(base), Some(t)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
-                continue;
-            };
-            let (ft, tt) = (type_in(r, fk, ls), type_in(r, tk, ls));
-            if !is_object_type(ft) && !is_object_type(tt) {
-                continue;
-            }
-            if let Some(tail) = field.strip_prefix(base).and_then(|x| x.strip_prefix('.')) {
-                if tail.is_empty() {
-                    continue;
-                }
-                let kind = match tt {
-                    Some("dynamic") => FieldKind::Dynamic,
-                    Some("flattened") => FieldKind::Keyword,
-                    _ => FieldKind::Unknown,
-                };
-                return Some(FieldHit {
-                    name: format!("{t}.{tail}"),
-                    kind,
-                    row: None,
-                    transform: None,
-                });
+        for &r in rows.iter().filter(|r| !r.row.is_pattern()) {
+            if let Some(h) = object_path_hit(r, field, fk, tk, ls) {
+                return Some(h);
             }
         }
         // 3. `*` patterns.
-        for &r in rows
-            .iter()
-            .filter(|r| r.row.is_pattern() && r.row.transform.is_empty())
-        {
-            let (Some(fp), Some(tp)) = (name_in(r, fk, ls), name_in(r, tk, ls)) else {
-                continue;
-            };
-            if let Some(cap) = capture(fp, field) {
-                return Some(FieldHit {
-                    name: tp.replacen('*', cap, 1),
-                    kind: kind_of(r),
-                    row: Some(r.row),
-                    transform: None,
-                });
+        for &r in rows.iter().filter(|r| r.row.is_pattern()) {
+            if let Some(h) = pattern_hit(r, field, fk, tk, ls, kind_of) {
+                return Some(h);
             }
         }
         None
     }
+}
+
+/// Step 2 of a lookup: `field` is a path below explicit row `r`, object-typed on either side.
+fn object_path_hit<'a>(
+    r: RowRef<'a>,
+    field: &str,
+    fk: &str,
+    tk: &str,
+    ls: Option<&LogSourceMapping>,
+) -> Option<FieldHit<'a>> {
+    if !r.row.transform.is_empty() {
+        return None;
+    }
+    let (base, t) = (name_in(r, fk, ls)?, name_in(r, tk, ls)?);
+    let (ft, tt) = (type_in(r, fk, ls), type_in(r, tk, ls));
+    if !is_object_type(ft) && !is_object_type(tt) {
+        return None;
+    }
+    let tail = field.strip_prefix(base)?.strip_prefix('.')?;
+    if tail.is_empty() {
+        return None;
+    }
+    let kind = match tt {
+        Some("dynamic") => FieldKind::Dynamic,
+        Some("flattened") => FieldKind::Keyword,
+        _ => FieldKind::Unknown,
+    };
+    Some(FieldHit {
+        name: format!("{t}.{tail}"),
+        kind,
+        row: None,
+        transform: None,
+    })
+}
+
+/// Step 3 of a lookup: `field` matches pattern row `r`.
+fn pattern_hit<'a>(
+    r: RowRef<'a>,
+    field: &str,
+    fk: &str,
+    tk: &str,
+    ls: Option<&LogSourceMapping>,
+    kind_of: impl Fn(RowRef<'a>) -> FieldKind,
+) -> Option<FieldHit<'a>> {
+    if !r.row.transform.is_empty() {
+        return None;
+    }
+    let (fp, tp) = (name_in(r, fk, ls)?, name_in(r, tk, ls)?);
+    let cap = capture(fp, field)?;
+    Some(FieldHit {
+        name: tp.replacen('*', cap, 1),
+        kind: kind_of(r),
+        row: Some(r.row),
+        transform: None,
+    })
 }
 
 #[cfg(test)]

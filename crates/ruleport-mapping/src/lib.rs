@@ -15,6 +15,7 @@ pub mod coverage;
 pub mod data;
 mod derive;
 mod fields;
+mod index;
 pub mod pipeline;
 pub mod rename;
 mod values;
@@ -24,10 +25,7 @@ pub use contradiction::source_contradiction;
 pub use coverage::{CoverageReport, CoverageRow};
 pub use pipeline::{load_pysigma_pipeline, Pipeline};
 
-use data::{
-    kind_from_name, parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN,
-};
-use fields::{name_in, type_in};
+use data::{parse_mapping, FieldRow, LogSourceMapping, MappingFile, MatchGroup, BUILTIN};
 use ruleport_model::{
     Approximation, Case, Detection, Diagnostic, EventFilter, Expr, FieldKind, LogSource,
     MappedRule, Op, Predicate, Rule, Scalar, Schema, SourceSelection, StrPattern, Subject,
@@ -81,6 +79,8 @@ pub struct Mapping {
     field_sets: BTreeMap<String, Vec<FieldRow>>,
     pipelines: Vec<Pipeline>,
     pub sentinel_set: SentinelSet,
+    /// Lookup indexes over the data above, built lazily; shared by clones, replaced by `merge`.
+    index: std::sync::Arc<index::MappingIndex>,
 }
 
 /// What mapping one rule found, for coverage reports.
@@ -111,6 +111,7 @@ impl Mapping {
             field_sets: BTreeMap::new(),
             pipelines: Vec::new(),
             sentinel_set: SentinelSet::default(),
+            index: Default::default(),
         };
         for (name, text) in BUILTIN {
             // Built-in data is tested in this crate; a broken file would fail those tests.
@@ -159,6 +160,7 @@ impl Mapping {
         for (name, rows) in file.field_sets {
             self.field_sets.insert(name, rows);
         }
+        self.index = std::sync::Arc::new(index::MappingIndex::new(self.logsources.len()));
     }
 
     /// Add a pySigma processing pipeline, applied (in priority order) to Sigma rules before mapping.
@@ -282,12 +284,7 @@ impl Mapping {
             if g == 0 && idx == 0 {
                 continue;
             }
-            let fh = self
-                .rows_for(Some(l))
-                .iter()
-                .filter(|r| r.own && !r.row.is_pattern())
-                .filter(|r| name_in(**r, "ecs", Some(l)).is_some_and(|n| used.contains(n)))
-                .count();
+            let fh = self.own_rows_named(l, "ecs", &used);
             let rank = 2 * g + 3 * idx + 3 * fh + 2 * implied_fits(side, &conj);
             if best.is_none_or(|(b, _)| rank > b) {
                 best = Some((rank, l));
@@ -359,7 +356,7 @@ impl Mapping {
     fn map_with_key(&self, rule: &Rule, to: Schema, tk: &'static str) -> (MappedRule, MapDetail) {
         let mut approximations = Vec::new();
         let (rule_owned, pipeline_fields) = self.apply_pipelines(rule, to, &mut approximations);
-        let rule = &rule_owned;
+        let rule: &Rule = &rule_owned;
         let mut detail = MapDetail::default();
         if rule.schema == to {
             let mut m = MappedRule::identity(rule.clone());
@@ -371,7 +368,7 @@ impl Mapping {
         }
         let from = rule.schema;
         let fk = self.key(from);
-        let filters: Vec<_> = rule.detection.filters().into_iter().cloned().collect();
+        let filters = rule.detection.filters();
         let own_ls = rename::filter_logsources(&rule.detection);
         let resolved: Vec<Option<&LogSourceMapping>> = filters
             .iter()
@@ -467,8 +464,7 @@ impl Mapping {
             let mut name_fn = |n: &str| ctx_cell.borrow_mut().name(n);
             rename::map_filters(&rule.detection, &mut filter_fn, &mut name_fn)
         };
-        let filter_refs: Vec<&ruleport_model::EventFilter> = filters.iter().collect();
-        approximations.extend(merged_fields(self, &filter_refs, &resolved, rule.schema, to));
+        approximations.extend(merged_fields(self, &filters, &resolved, rule.schema, to));
         for u in &ctx.unmapped {
             approximations.push(Approximation::new(
                 "unmapped-field",
@@ -482,9 +478,17 @@ impl Mapping {
             .count();
         approximations.extend(ctx.approximations);
         detail.unmapped_fields = ctx.unmapped.iter().cloned().collect();
-        let mut mapped_rule = rule.clone();
-        mapped_rule.detection = detection;
-        mapped_rule.schema = to;
+        // Every part but the detection, which is already mapped (no copy of the original).
+        let mut mapped_rule = Rule {
+            meta: rule.meta.clone(),
+            logsource: rule.logsource.clone(),
+            detection,
+            schema: to,
+            format: rule.format,
+            language: rule.language.clone(),
+            original_query: rule.original_query.clone(),
+            provenance: rule.provenance.clone(),
+        };
         // The target's own way of naming the log source.
         if let Some(l) = primary {
             match to {
@@ -519,27 +523,18 @@ impl Mapping {
 
     fn identity_kinds(&self, rule: &Rule, schema: Schema) -> BTreeMap<String, FieldKind> {
         let key = self.key(schema);
-        let mut kinds = BTreeMap::new();
-        for l in &self.logsources {
-            for r in self.rows_for(Some(l)) {
-                if r.row.is_pattern() {
-                    continue;
-                }
-                if let (Some(n), Some(t)) = (name_in(r, key, Some(l)), type_in(r, key, Some(l))) {
-                    kinds
-                        .entry(n.to_string())
-                        .or_insert_with(|| kind_from_name(t));
-                }
-            }
-        }
         let used: BTreeSet<String> = rule
             .detection
             .filters()
             .iter()
             .flat_map(|f| f.expr.fields())
             .collect();
-        kinds.retain(|k, _| used.contains(k));
-        kinds
+        let Some(all) = self.kinds_by_name(key) else {
+            return BTreeMap::new();
+        };
+        used.into_iter()
+            .filter_map(|f| all.get(&f).map(|k| (f, *k)))
+            .collect()
     }
 
     /// How the target selects a log source's events.
@@ -565,13 +560,14 @@ impl Mapping {
         }
     }
 
-    fn apply_pipelines(
+    fn apply_pipelines<'r>(
         &self,
-        rule: &Rule,
+        rule: &'r Rule,
         to: Schema,
         approximations: &mut Vec<Approximation>,
-    ) -> (Rule, BTreeSet<String>) {
-        let mut out = rule.clone();
+    ) -> (std::borrow::Cow<'r, Rule>, BTreeSet<String>) {
+        // Borrowed until a pipeline changes it: most rules are mapped without a copy.
+        let mut out = std::borrow::Cow::Borrowed(rule);
         let mut produced = BTreeSet::new();
         if rule.schema != Schema::Sigma {
             return (out, produced);
@@ -579,7 +575,7 @@ impl Mapping {
         for p in self.pipelines.iter().filter(|p| p.applies_to(to)) {
             match p.apply(&out) {
                 Ok(applied) => {
-                    out = applied.rule;
+                    out = std::borrow::Cow::Owned(applied.rule);
                     produced.extend(applied.mapped_fields);
                 }
                 Err(e) => approximations.push(Approximation::new(
@@ -835,12 +831,7 @@ fn group_score(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> GroupFit
         let Some(have) = conj.get(field) else {
             continue;
         };
-        let wants: Vec<String> = want.values().iter().map(|v| yaml_text(v)).collect();
-        if have.is_empty()
-            || !have
-                .iter()
-                .all(|h| wants.iter().any(|w| w.eq_ignore_ascii_case(h)))
-        {
+        if have.is_empty() || !have.iter().all(|h| match_value_allows(want, h)) {
             return GroupFit::Contradicts;
         }
         score += 1;
@@ -850,6 +841,21 @@ fn group_score(g: &MatchGroup, conj: &BTreeMap<String, Vec<String>>) -> GroupFit
         GroupFit::Score(score)
     } else {
         GroupFit::Silent
+    }
+}
+
+/// Whether one of a match value's values is `h` as text, ignoring ASCII case (strings are
+/// compared in place; other values through [`yaml_text`]).
+fn match_value_allows(want: &data::MatchValue, h: &str) -> bool {
+    let one = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::String(s) => s.eq_ignore_ascii_case(h),
+        other => yaml_text(other).eq_ignore_ascii_case(h),
+    };
+    match want {
+        data::MatchValue::One(serde_yaml::Value::Sequence(v)) | data::MatchValue::Many(v) => {
+            v.iter().any(one)
+        }
+        data::MatchValue::One(v) => one(v),
     }
 }
 

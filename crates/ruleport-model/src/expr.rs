@@ -63,6 +63,37 @@ impl Expr {
         }
     }
 
+    /// `items` without repeats, keeping each first occurrence in order. Long lists are
+    /// bucketed by hash, so a list of n distinct items costs O(n) comparisons, not O(n²).
+    pub fn dedup(items: Vec<Expr>) -> Vec<Expr> {
+        use std::hash::BuildHasher;
+        if items.len() <= 8 {
+            let mut out: Vec<Expr> = Vec::with_capacity(items.len());
+            for e in items {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+            return out;
+        }
+        let state = std::collections::hash_map::RandomState::new();
+        let mut buckets: std::collections::HashMap<u64, Vec<usize>> =
+            std::collections::HashMap::with_capacity(items.len());
+        let mut keep = vec![false; items.len()];
+        for (i, e) in items.iter().enumerate() {
+            let bucket = buckets.entry(state.hash_one(e)).or_default();
+            if !bucket.iter().any(|&j| items[j] == *e) {
+                bucket.push(i);
+                keep[i] = true;
+            }
+        }
+        items
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(e, k)| k.then_some(e))
+            .collect()
+    }
+
     #[allow(clippy::should_implement_trait)]
     pub fn not(e: Expr) -> Expr {
         match e {

@@ -253,7 +253,8 @@ impl std::hash::Hash for Scalar {
         match self {
             Scalar::Str(s) => s.hash(state),
             Scalar::Int(i) => i.hash(state),
-            Scalar::Float(f) => f.to_bits().hash(state),
+            // 0.0 == -0.0: equal values must hash alike.
+            Scalar::Float(f) => (if *f == 0.0 { 0 } else { f.to_bits() }).hash(state),
             Scalar::Bool(b) => b.hash(state),
         }
     }

@@ -220,13 +220,7 @@ pub(crate) fn simplify(e: &Expr) -> Expr {
 }
 
 fn dedup(v: Vec<Expr>) -> Vec<Expr> {
-    let mut out: Vec<Expr> = Vec::with_capacity(v.len());
-    for e in v {
-        if !out.contains(&e) {
-            out.push(e);
-        }
-    }
-    out
+    Expr::dedup(v)
 }
 
 fn field_of(p: &Predicate) -> Option<&str> {
