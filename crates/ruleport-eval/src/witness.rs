@@ -665,7 +665,7 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ruleport_model::{Case, EventFilter, LogSource, RuleMeta, Schema, SourceFormat};
+    use ruleport_model::{Case, EventFilter, LogSource, RuleMeta, Scalar, Schema, SourceFormat};
 
     fn rule(expr: Expr) -> Rule {
         Rule {
@@ -696,6 +696,43 @@ mod tests {
         let flipped_b = w.iter().find(|w| w.label == "branch 2: `b` with flipped case").expect("flip b");
         assert!(flipped_b.expect, "case-insensitive contains still matches");
         assert!(w.iter().any(|w| w.label.contains("negated condition on `c`") && !w.expect));
+    }
+
+    #[test]
+    fn file_events_name_the_file_the_extension_belongs_to() {
+        let e = Expr::and(vec![
+            Expr::matches("host.os.type", StrPattern::literal("windows"), Case::Sensitive),
+            Expr::matches("event.category", StrPattern::literal("file"), Case::Sensitive),
+            Expr::matches("file.extension", StrPattern::literal("kirbi"), Case::Insensitive),
+        ]);
+        let w = generate(&rule(e), &Mapping::builtin());
+        let b = w.iter().find(|w| w.label == "branch 1").expect("branch");
+        let ev = &b.events[0];
+        assert_eq!(ev["file.name"], "sample.kirbi");
+        assert!(ev["file.path"].as_str().is_some_and(|p| p.ends_with("\\sample.kirbi")), "{ev}");
+        // A near-miss on the extension renames the file with it.
+        let changed = w.iter().find(|w| w.label.contains("`file.extension` with a character appended")).expect("near-miss");
+        assert_eq!(changed.events[0]["file.name"], "sample.kirbix");
+    }
+
+    #[test]
+    fn sigma_events_carry_their_source_and_leave_it_when_its_identity_changes() {
+        let mut r = rule(Expr::and(vec![
+            Expr::or(vec![
+                Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(12))),
+                Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(13))),
+            ]),
+            Expr::matches("TargetObject", StrPattern::suffix("\\Run\\x"), Case::Insensitive),
+        ]));
+        r.schema = Schema::Sigma;
+        r.logsource = LogSource { product: Some("windows".into()), category: Some("registry_event".into()), ..Default::default() };
+        let w = generate(&r, &Mapping::builtin());
+        let b = w.iter().find(|w| w.label == "branch 1").expect("branch");
+        assert_eq!(b.events[0]["Channel"], "Microsoft-Windows-Sysmon/Operational");
+        assert_eq!(b.logsource.as_deref(), Some("windows.registry_event"));
+        let gone = w.iter().find(|w| w.label == "branch 1: `EventID` missing").expect("near-miss");
+        assert!(!gone.expect);
+        assert_eq!(gone.logsource, None, "an event without its event id is not declared in the source");
     }
 
     #[test]

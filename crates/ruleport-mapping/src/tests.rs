@@ -1329,3 +1329,81 @@ fn okta_outcomes_are_a_value_map() {
     let x = Mapping::builtin().map_rule(&r, Schema::Sentinel);
     assert_eq!(the_query(&x), &lit("outcome_result_s", "FAILURE"));
 }
+
+#[test]
+fn a_conjunct_is_implied_only_when_the_source_admits_no_other_value() {
+    let eid = |n: i64| Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(n)));
+    let obj = ci("TargetObject", StrPattern::suffix("\\Run\\x"));
+    // Sysmon registry_event holds EventIDs 12, 13 and 14: a rule on 12 or 13 must keep its test.
+    let narrow = sigma_rule(Some("windows"), Some("registry_event"), None, Expr::and(vec![Expr::or(vec![eid(12), eid(13)]), obj.clone()]));
+    let splunk = Mapping::builtin().map_rule(&narrow, Schema::Splunk);
+    assert!(fields_of(&splunk).contains(&"EventCode".to_string()), "{:?}", splunk.rule.detection);
+    // Naming all three says nothing the source does not: the test is dropped.
+    let all = sigma_rule(Some("windows"), Some("registry_event"), None, Expr::and(vec![Expr::or(vec![eid(12), eid(13), eid(14)]), obj]));
+    let splunk = Mapping::builtin().map_rule(&all, Schema::Splunk);
+    assert!(!fields_of(&splunk).contains(&"EventCode".to_string()), "{:?}", splunk.rule.detection);
+}
+
+#[test]
+fn a_rule_that_excludes_its_sources_events_is_a_contradiction() {
+    // Windows Security 4688 is not the Sysmon process-creation source the Splunk port reads.
+    let r = Rule {
+        detection: Detection::Query(EventFilter::new(Expr::and(vec![
+            lit("host.os.type", "windows"),
+            lit("event.category", "process"),
+            lit("event.type", "start"),
+            lit("event.code", "4688"),
+            lit("process.name", "lsass.exe"),
+        ]))),
+        ..seed()
+    };
+    let splunk = Mapping::builtin().map_rule(&r, Schema::Splunk);
+    let why = crate::source_contradiction(&splunk).expect("EventCode 4688 vs Sysmon's 1");
+    assert!(why.contains("EventCode") && why.contains("4688"), "{why}");
+    // Event code 1 is what that source has: no contradiction.
+    let ok = Rule {
+        detection: Detection::Query(EventFilter::new(Expr::and(vec![
+            lit("host.os.type", "windows"),
+            lit("event.category", "process"),
+            lit("event.type", "start"),
+            lit("event.code", "1"),
+        ]))),
+        ..seed()
+    };
+    assert_eq!(crate::source_contradiction(&Mapping::builtin().map_rule(&ok, Schema::Splunk)), None);
+}
+
+#[test]
+fn two_source_fields_on_one_target_field_are_reported() {
+    let r = sigma_rule(
+        Some("azure"),
+        None,
+        Some("auditlogs"),
+        Expr::and(vec![
+            ci("OperationName", StrPattern::literal("Update user")),
+            ci("properties.message", StrPattern::literal("Add user")),
+        ]),
+    );
+    let m = Mapping::builtin().map_rule(&r, Schema::Sentinel);
+    assert!(codes(&m).contains(&"fields-merged"), "{:?}", m.approximations);
+    assert!(!codes(&Mapping::builtin().map_rule(&proc_rule(), Schema::Sentinel)).contains(&"fields-merged"));
+}
+
+#[test]
+fn views_spell_identity_values_and_map_values_as_the_target_stores_them() {
+    let m = Mapping::builtin();
+    // Sigma compares case-insensitively; the ECS channel is the source's own spelling.
+    let ev = json!({"Channel": "sYSTEM", "EventID": 104, "Provider_Name": "Microsoft-Windows-Eventlog"});
+    let ecs = m.view_event(&ev, Schema::Sigma, Some("windows.system"), Schema::Ecs);
+    assert_eq!(lookup_str(&ecs, "winlog.channel").as_deref(), Some("System"), "{ecs}");
+    // An ECS value map is case-sensitive: `EGRESS` is not the direction `egress`.
+    let ev = json!({"event.category": "network", "host.os.type": "windows", "network.direction": "EGRESS"});
+    let splunk = m.view_event(&ev, Schema::Ecs, Some("windows.network_connection"), Schema::Splunk);
+    assert_ne!(splunk.get("Initiated"), Some(&json!("true")), "{splunk}");
+    // Value maps apply to each value of a multi-valued field.
+    let ev = json!({"Initiated": ["true", "false"]});
+    let ecs = m.view_event(&ev, Schema::Sigma, Some("windows.network_connection"), Schema::Ecs);
+    let dirs = ruleport_model::event::lookup(&ecs, "network.direction");
+    assert!(dirs.iter().any(|v| v.as_str() == Some("egress")), "{ecs}");
+    assert!(!dirs.iter().any(|v| v.as_str() == Some("true")), "{ecs}");
+}
