@@ -120,6 +120,10 @@ pub enum Transform {
     UnixBasename,
     /// The text after the last `.` of a file name or path (`exe` of `C:\\a\\b.exe`).
     Extension,
+    /// The datum tells whether the target field is present: the row's `values` for the source
+    /// schema list the datum's values under `present` and `absent` (CloudTrail's
+    /// `event.outcome` is `failure` exactly when `errorCode` is set).
+    Presence,
 }
 
 impl Transform {
@@ -129,6 +133,7 @@ impl Transform {
             Transform::WindowsBasename => '\\',
             Transform::UnixBasename => '/',
             Transform::Extension => '.',
+            Transform::Presence => '\0',
         }
     }
 
@@ -138,6 +143,7 @@ impl Transform {
             Transform::WindowsBasename => &['\\'],
             Transform::UnixBasename => &['/'],
             Transform::Extension => &['.', '\\', '/'],
+            Transform::Presence => &[],
         }
     }
 }

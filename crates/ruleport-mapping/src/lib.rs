@@ -666,10 +666,13 @@ impl<'a> MapCtx<'a> {
             .mapping
             .lookup_derived(self.ls, name, self.fk, self.tk, true)?;
         let t = h.transform?;
-        match derive::rewrite_basename(p, &h.name, t) {
+        match derive::rewrite(p, &h.name, t, h.row, self.fk) {
             Some(e) => {
                 if h.kind != FieldKind::Unknown {
                     self.kinds.insert(h.name.clone(), h.kind);
+                }
+                if let Some(a) = h.row.and_then(|r| derive::derived_note(r, name, &h.name, self.tk, self.to)) {
+                    self.approximations.push(a);
                 }
                 Some(e)
             }
