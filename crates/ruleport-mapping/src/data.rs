@@ -84,6 +84,12 @@ pub struct SchemaSide {
     /// only such values is implied by the target's selection and dropped when mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implied: Option<MatchGroup>,
+    /// Conditions every event of the source meets by how it is collected (every Security
+    /// channel event is a Windows event) but that the source's events need not state: a
+    /// top-level conjunct stating only such values is dropped when mapping, and the port is an
+    /// `assumed-by-source` approximation (an event without the field no longer fails it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<MatchGroup>,
 }
 
 /// A field row: the same datum's name in each schema (`sigma`, `ecs`, `splunk`, `sentinel`,

@@ -10,6 +10,7 @@
 // The API returns the model's `Diagnostic` by value, as every ruleport crate does.
 #![allow(clippy::result_large_err)]
 
+mod assumed;
 pub mod coverage;
 pub mod data;
 mod derive;
@@ -452,10 +453,15 @@ impl Mapping {
             let mut filter_fn = |i: usize, f: &ruleport_model::EventFilter| {
                 let ls = resolved.get(i).copied().flatten();
                 let mut out = f.clone();
-                if let Some(l) = ls {
-                    strip_implied(&mut out, l, fk);
-                }
+                let assumed = match ls {
+                    Some(l) => {
+                        strip_implied(&mut out, l, fk);
+                        assumed::strip_assumed(&mut out, l, fk)
+                    }
+                    None => Vec::new(),
+                };
                 let mut c = ctx_cell.borrow_mut();
+                c.approximations.extend(assumed);
                 let saved = c.ls;
                 c.ls = ls;
                 out.expr = c.map_expr(&out.expr, 0);
