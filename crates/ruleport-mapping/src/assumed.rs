@@ -43,3 +43,38 @@ pub(crate) fn strip_assumed(
     };
     notes
 }
+
+/// Top-level conjuncts of `before` that name a field the target side `tk` lists as
+/// `unselected` and that mapping dropped (they are gone from `after`): the target's selection
+/// does not reproduce them, so the port reads more events than the rule.
+pub(crate) fn unselected_notes(
+    before: &Expr,
+    after: &Expr,
+    l: &LogSourceMapping,
+    tk: &str,
+) -> Vec<Approximation> {
+    let Some(side) = l.side(tk) else {
+        return Vec::new();
+    };
+    if side.unselected.is_empty() {
+        return Vec::new();
+    }
+    let conjuncts = |e: &Expr| -> Vec<(String, Vec<String>)> {
+        match e {
+            Expr::And(v) => v.iter().filter_map(literal_disjunction).collect(),
+            other => literal_disjunction(other).into_iter().collect(),
+        }
+    };
+    let kept = conjuncts(after);
+    conjuncts(before)
+        .into_iter()
+        .filter(|c| !kept.contains(c))
+        .filter_map(|(field, vals)| {
+            let why = side.unselected.get(&field)?;
+            Some(Approximation::new(
+                "unselected-condition",
+                format!("`{field}: {}` is not tested: {why}", vals.join(" or ")),
+            ))
+        })
+        .collect()
+}

@@ -90,6 +90,12 @@ pub struct SchemaSide {
     /// `assumed-by-source` approximation (an event without the field no longer fails it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assumed: Option<MatchGroup>,
+    /// On a target side: source conditions its selection does not reproduce, with why
+    /// (`host.os.type` on Defender tables that hold every OS). A rule conjunct on such a field
+    /// that mapping drops as identifying the source makes the port an `unselected-condition`
+    /// approximation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unselected: BTreeMap<String, String>,
 }
 
 /// A field row: the same datum's name in each schema (`sigma`, `ecs`, `splunk`, `sentinel`,
