@@ -151,3 +151,23 @@ fn windows_process_user_id_is_the_account_sid() {
     assert!(matches(&p, json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "cmd.exe"})));
     assert!(!matches(&p, json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "CMD.EXE"})));
 }
+
+#[test]
+fn an_argument_test_becomes_a_substring_test_on_the_command_line() {
+    let p = port(&elastic(
+        "eql",
+        "eql",
+        "\"logs-endpoint.events.process*\"",
+        "process where host.os.type == \"linux\" and event.type == \"start\" and process.name == \"bash\" and process.args == \"-c\"",
+    ));
+    assert!(p.text.starts_with("DeviceProcessEvents\n"), "{}", p.text);
+    assert!(p.text.contains("ProcessCommandLine contains_cs \"-c\""), "{}", p.text);
+    let c = codes(&p);
+    assert!(c.contains(&"value-format".to_string()), "{c:?}");
+    let row = |line: &str| json!({"Type": "DeviceProcessEvents", "FileName": "bash", "ProcessCommandLine": line});
+    assert!(matches(&p, row("bash -c id")));
+    // EQL `==` is case-sensitive; so is `contains_cs`.
+    assert!(!matches(&p, row("bash -C id")));
+    // The over-approximation the reason declares: `-c` inside a longer argument also matches.
+    assert!(matches(&p, row("bash --config x")));
+}

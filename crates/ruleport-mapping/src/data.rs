@@ -136,6 +136,10 @@ pub enum Transform {
     /// schema list the datum's values under `present` and `absent` (CloudTrail's
     /// `event.outcome` is `failure` exactly when `errorCode` is set).
     Presence,
+    /// The datum is one argument of the command line the target field holds (ECS
+    /// `process.args` vs `ProcessCommandLine`): a value test becomes a substring test on the
+    /// command line, which also matches the text inside a longer argument.
+    Argument,
 }
 
 impl Transform {
@@ -145,7 +149,7 @@ impl Transform {
             Transform::WindowsBasename => '\\',
             Transform::UnixBasename => '/',
             Transform::Extension => '.',
-            Transform::Presence => '\0',
+            Transform::Presence | Transform::Argument => '\0',
         }
     }
 
@@ -155,7 +159,7 @@ impl Transform {
             Transform::WindowsBasename => &['\\'],
             Transform::UnixBasename => &['/'],
             Transform::Extension => &['.', '\\', '/'],
-            Transform::Presence => &[],
+            Transform::Presence | Transform::Argument => &[],
         }
     }
 }

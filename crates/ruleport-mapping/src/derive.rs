@@ -125,6 +125,7 @@ pub(crate) fn rewrite(
 ) -> Option<Expr> {
     match t {
         Transform::Presence => rewrite_presence(p, field, row?, fk),
+        Transform::Argument => rewrite_argument(p, field),
         _ => rewrite_basename(p, field, t),
     }
 }
@@ -186,5 +187,36 @@ pub(crate) fn derived_note(
             to.name(),
             vf.reason
         ),
+    ))
+}
+
+/// A value test on one argument, rewritten over the whole command line in `field`: the line
+/// contains text the argument pattern matches. Every event the test matches still matches (an
+/// argument is part of the line); more do, so the caller's row declares the approximation.
+pub(crate) fn rewrite_argument(p: &Predicate, field: &str) -> Option<Expr> {
+    let subject = Subject::Field {
+        name: field.to_string(),
+        optional: matches!(p.subject, Subject::Field { optional: true, .. }),
+    };
+    let (pattern, case) = match &p.op {
+        Op::Exists => return Some(Expr::pred(subject, Op::Exists)),
+        Op::Match { pattern, case } => (pattern.clone(), *case),
+        Op::Eq(Scalar::Str(s)) => (StrPattern::literal(s.clone()), ruleport_model::Case::Sensitive),
+        _ => return None,
+    };
+    if pattern.pieces().iter().any(|x| matches!(x, Piece::Placeholder(_))) {
+        return None;
+    }
+    let mut pieces = vec![Piece::AnyChars];
+    pieces.extend(pattern.pieces().iter().cloned());
+    pieces.push(Piece::AnyChars);
+    // `**` is one wildcard; StrPattern::new keeps pieces as given, so fold repeats here.
+    pieces.dedup_by(|a, b| matches!((a, b), (Piece::AnyChars, Piece::AnyChars)));
+    Some(Expr::pred(
+        subject,
+        Op::Match {
+            pattern: StrPattern::new(pieces),
+            case,
+        },
     ))
 }
