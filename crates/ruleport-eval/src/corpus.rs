@@ -45,6 +45,31 @@ pub struct PortCounts {
     pub examples: Vec<String>,
 }
 
+impl PortCounts {
+    /// Rules whose detection the model holds (every rule but `unsupported-detection` ones:
+    /// ES|QL, machine learning, indicator match, lucene).
+    pub fn convertible(&self) -> usize {
+        let all = self.exact + self.approximate + self.unsupported + self.parse_back_failures + self.mismatches;
+        all - self.unsupported_reasons.get("unsupported-detection").copied().unwrap_or(0).min(all)
+    }
+
+    /// Convertible rules whose port was emitted and parsed back by the target's parser, and
+    /// agreed with the model on every witness unless declared approximate.
+    pub fn emitted(&self) -> usize {
+        self.exact + self.approximate
+    }
+}
+
+/// The coverage line issue #8 tracks for Sentinel: emitted ports among convertible rules.
+pub fn coverage_line(corpus: &str, target: TargetId, c: &PortCounts) -> String {
+    let conv = c.convertible();
+    let share = if conv == 0 { 100.0 } else { 100.0 * c.emitted() as f64 / conv as f64 };
+    format!(
+        "{corpus} -> {target}: {} of {conv} convertible rules emitted and parsed back ({share:.1}%)",
+        c.emitted()
+    )
+}
+
 /// SigmaHQ regression tests run through the rule model (log-source gated) and every target.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RegressionCounts {
@@ -352,6 +377,11 @@ pub fn render(r: &CorpusReport) -> String {
         let _ = writeln!(s, "    cross-matches: {title}: {n}");
     }
     for (corpus, per) in &r.ports {
+        if let Some(c) = per.get(&TargetId::Sentinel) {
+            let _ = writeln!(s, "coverage: {}", coverage_line(corpus, TargetId::Sentinel, c));
+        }
+    }
+    for (corpus, per) in &r.ports {
         for (t, c) in per {
             let _ = writeln!(
                 s,
@@ -399,6 +429,9 @@ pub fn regressions(now: &CorpusReport, base: &CorpusReport) -> Vec<String> {
             let Some(bc) = base.ports.get(corpus).and_then(|m| m.get(t)) else { continue };
             good(&format!("{corpus}->{t} exact"), c.exact, bc.exact);
             good(&format!("{corpus}->{t} produced"), c.exact + c.approximate, bc.exact + bc.approximate);
+            if *t == TargetId::Sentinel {
+                good(&format!("{corpus}->{t} convertible rules emitted (issue #8)"), c.emitted(), bc.emitted());
+            }
         }
     }
     // Wrong ports may only go down: every one is listed in the output; the baseline records the
@@ -416,4 +449,41 @@ pub fn regressions(now: &CorpusReport, base: &CorpusReport) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+
+    fn counts(exact: usize, approximate: usize, unsupported: &[(&str, usize)]) -> PortCounts {
+        PortCounts {
+            exact,
+            approximate,
+            unsupported: unsupported.iter().map(|x| x.1).sum(),
+            unsupported_reasons: unsupported.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn convertible_rules_exclude_unmodelled_detections() {
+        let c = counts(10, 20, &[("unsupported-detection", 5), ("unknown-column", 15)]);
+        assert_eq!(c.convertible(), 45);
+        assert_eq!(c.emitted(), 30);
+        assert_eq!(
+            coverage_line("elastic", TargetId::Sentinel, &c),
+            "elastic -> sentinel: 30 of 45 convertible rules emitted and parsed back (66.7%)"
+        );
+    }
+
+    #[test]
+    fn fewer_emitted_sentinel_ports_fail_the_ratchet() {
+        let mut base = CorpusReport::default();
+        base.ports.entry("elastic".into()).or_default().insert(TargetId::Sentinel, counts(10, 20, &[("unknown-column", 5)]));
+        let mut now = CorpusReport::default();
+        // One approximate port became unsupported: the exact count holds, the emitted count drops.
+        now.ports.entry("elastic".into()).or_default().insert(TargetId::Sentinel, counts(10, 19, &[("unknown-column", 6)]));
+        let r = regressions(&now, &base);
+        assert!(r.iter().any(|m| m.contains("convertible rules emitted (issue #8) dropped from 30 to 29")), "{r:?}");
+    }
 }

@@ -84,6 +84,18 @@ pub struct SchemaSide {
     /// only such values is implied by the target's selection and dropped when mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implied: Option<MatchGroup>,
+    /// Conditions every event of the source meets by how it is collected (every Security
+    /// channel event is a Windows event) but that the source's events need not state: a
+    /// top-level conjunct stating only such values is dropped when mapping, and the port is an
+    /// `assumed-by-source` approximation (an event without the field no longer fails it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed: Option<MatchGroup>,
+    /// On a target side: source conditions its selection does not reproduce, with why
+    /// (`host.os.type` on Defender tables that hold every OS). A rule conjunct on such a field
+    /// that mapping drops as identifying the source makes the port an `unselected-condition`
+    /// approximation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unselected: BTreeMap<String, String>,
 }
 
 /// A field row: the same datum's name in each schema (`sigma`, `ecs`, `splunk`, `sentinel`,
@@ -120,6 +132,14 @@ pub enum Transform {
     UnixBasename,
     /// The text after the last `.` of a file name or path (`exe` of `C:\\a\\b.exe`).
     Extension,
+    /// The datum tells whether the target field is present: the row's `values` for the source
+    /// schema list the datum's values under `present` and `absent` (CloudTrail's
+    /// `event.outcome` is `failure` exactly when `errorCode` is set).
+    Presence,
+    /// The datum is one argument of the command line the target field holds (ECS
+    /// `process.args` vs `ProcessCommandLine`): a value test becomes a substring test on the
+    /// command line, which also matches the text inside a longer argument.
+    Argument,
 }
 
 impl Transform {
@@ -129,6 +149,7 @@ impl Transform {
             Transform::WindowsBasename => '\\',
             Transform::UnixBasename => '/',
             Transform::Extension => '.',
+            Transform::Presence | Transform::Argument => '\0',
         }
     }
 
@@ -138,6 +159,7 @@ impl Transform {
             Transform::WindowsBasename => &['\\'],
             Transform::UnixBasename => &['/'],
             Transform::Extension => &['.', '\\', '/'],
+            Transform::Presence | Transform::Argument => &[],
         }
     }
 }

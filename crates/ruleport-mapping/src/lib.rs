@@ -10,6 +10,7 @@
 // The API returns the model's `Diagnostic` by value, as every ruleport crate does.
 #![allow(clippy::result_large_err)]
 
+mod assumed;
 pub mod contradiction;
 pub mod coverage;
 pub mod data;
@@ -451,10 +452,18 @@ impl Mapping {
             let mut filter_fn = |i: usize, f: &ruleport_model::EventFilter| {
                 let ls = resolved.get(i).copied().flatten();
                 let mut out = f.clone();
-                if let Some(l) = ls {
-                    strip_implied(&mut out, l, fk);
-                }
+                let assumed = match ls {
+                    Some(l) => {
+                        let before = out.expr.clone();
+                        strip_implied(&mut out, l, fk);
+                        let mut notes = assumed::strip_assumed(&mut out, l, fk);
+                        notes.extend(assumed::unselected_notes(&before, &out.expr, l, tk));
+                        notes
+                    }
+                    None => Vec::new(),
+                };
                 let mut c = ctx_cell.borrow_mut();
+                c.approximations.extend(assumed);
                 let saved = c.ls;
                 c.ls = ls;
                 out.expr = c.map_expr(&out.expr, 0);
@@ -666,10 +675,13 @@ impl<'a> MapCtx<'a> {
             .mapping
             .lookup_derived(self.ls, name, self.fk, self.tk, true)?;
         let t = h.transform?;
-        match derive::rewrite_basename(p, &h.name, t) {
+        match derive::rewrite(p, &h.name, t, h.row, self.fk) {
             Some(e) => {
                 if h.kind != FieldKind::Unknown {
                     self.kinds.insert(h.name.clone(), h.kind);
+                }
+                if let Some(a) = h.row.and_then(|r| derive::derived_note(r, name, &h.name, self.tk, self.to)) {
+                    self.approximations.push(a);
                 }
                 Some(e)
             }
