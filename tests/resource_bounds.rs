@@ -555,3 +555,25 @@ fn convert_text_output_escapes_control_characters_in_titles() {
         assert!(!s.contains(['\u{1b}', '\r', '\u{7}']), "raw control characters: {s:?}");
     }
 }
+
+#[test]
+fn convert_text_output_escapes_control_characters_in_queries() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rule = dir.path().join("ansi-value.yml");
+    std::fs::write(
+        &rule,
+        "title: t\nid: 6b5c4d3e-2f10-4b0a-9d8e-7f6a5b4c3d2f\nlogsource:\n  product: windows\n  category: process_creation\n\
+         detection:\n  selection:\n    CommandLine|contains: \"a\\e[31mb\"\n  condition: selection\n",
+    )
+    .expect("write");
+    // SPL has no escape for ESC: the query holds it raw, so the text output shows it escaped and says so.
+    let out = ruleport(&["convert", "-q", "--to", "splunk", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(!stdout.contains('\u{1b}') && stdout.contains("*a\\u{1b}[31mb*"), "{stdout:?}");
+    assert!(stderr.contains("splunk query holds control characters"), "{stderr}");
+    // JSON output keeps the exact query.
+    let out = ruleport(&["convert", "-q", "--to", "splunk", "--format", "json", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(rows[0]["text"].as_str().is_some_and(|q| q.contains("*a\u{1b}[31mb*")), "{rows}");
+}

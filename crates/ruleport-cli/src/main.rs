@@ -305,11 +305,20 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
                         row["reasons"] = serde_json::to_value(port.fidelity.reasons()).unwrap_or_default();
                         out.json.push(row);
                     } else {
+                        // SPL has no escape for control characters, so a query may hold them raw.
+                        let query = ruleport_model::diag::terminal_safe(port.text.trim_end(), true);
+                        if matches!(query, std::borrow::Cow::Owned(_)) {
+                            out.stderr.push(format!(
+                                "{}: {} (rule {}): the {t} query holds control characters, shown as \\u{{…}} escapes; use --format json for the exact text",
+                                safe(&path.display().to_string()),
+                                safe(&rule.meta.title),
+                                safe(&rule.meta.id)
+                            ));
+                        }
                         out.stdout.push_str(&format!(
-                            "# {} ({}) -> {t} [{status}]\n{}\n\n",
+                            "# {} ({}) -> {t} [{status}]\n{query}\n\n",
                             safe(&rule.meta.title),
                             safe(&rule.meta.id),
-                            port.text.trim_end()
                         ));
                     }
                 }
