@@ -145,14 +145,10 @@ fn a_batch_with_one_percent_broken_rules_converts_every_good_one() {
             .strip_prefix(':')
             .and_then(|r| r.split(':').take(2).map(|x| x.parse::<u32>().ok()).collect::<Option<Vec<_>>>())
             .is_some_and(|v| v.len() == 2 && v.iter().all(|x| *x >= 1));
-        match kind {
-            Damage::TruncatedYaml | Damage::TruncatedToml | Damage::Latin1 => {
-                assert!(positioned, "{name} ({kind:?}) has no line and column: {report}");
-            }
-            // UTF-16 and binary files are refused whole (they hold NUL bytes).
-            Damage::Utf16 | Damage::Binary => {
-                assert!(report.contains("E-BINARY") || positioned, "{name} ({kind:?}): {report}");
-            }
+        // Every damage has a position: UTF-16 at 1:1 (its byte-order mark), binary at its first NUL.
+        assert!(positioned, "{name} ({kind:?}) has no line and column: {report}");
+        if *kind == Damage::Utf16 {
+            assert!(report.contains(":1:1:") && report.contains("UTF-16"), "{report}");
         }
     }
 }

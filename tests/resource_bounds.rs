@@ -124,11 +124,26 @@ fn elastic_query_deep_nesting_is_an_error_at_its_position() {
 
 #[test]
 fn fixture_deep_nesting_is_an_error() {
-    // 10,000 levels: libyaml's flow scanner is quadratic in the depth, slow in a debug build.
-    let n = N / 10;
-    let y = format!("cases:\n  - name: x\n    expect: match\n    event: {}{}\n", "[".repeat(n), "]".repeat(n));
+    // Nesting is counted before serde_norway loads the document: 100,000 levels stop near level 129.
+    let y = format!("cases:\n  - name: x\n    expect: match\n    event: {}{}\n", "[".repeat(N), "]".repeat(N));
+    let start = Instant::now();
     let e = ruleport_eval::fixtures::parse_fixture_file(&y, Path::new("deep.fixtures.yml")).expect_err("refused");
-    assert!(e.pos.is_some(), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(e.message.contains("deeper than 128"), "{e}");
+    // `event: ` ends at column 11, so the first `[` is at column 12.
+    assert!(e.pos.is_some_and(|p| p.line == 4 && (12 + 128..12 + 300).contains(&p.column)), "{e}");
+}
+
+#[test]
+fn mapping_and_pipeline_deep_nesting_is_an_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let deep = dir.path().join("deep.yml");
+    std::fs::write(&deep, format!("common_fields: {}{}\n", "[".repeat(N), "]".repeat(N))).expect("write");
+    let e = ruleport_mapping::Mapping::with_overrides(&[&deep]).err().expect("refused");
+    assert!(e.message.contains("deeper than 128") && e.pos.is_some(), "{e}");
+    let y = format!("transformations: {}{}\n", "[".repeat(N), "]".repeat(N));
+    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(&y, Path::new("deep.yml")).expect_err("refused");
+    assert!(e.message.contains("deeper than 128") && e.pos.is_some(), "{e}");
 }
 
 // ---------- YAML alias bombs, measured in a child process ----------
@@ -159,6 +174,10 @@ const SIGMA_HEAD: &str = "title: bomb\nid: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d\
 const SIGMA_AT: &str = "detection:\n  selection:\n    CommandLine|contains: BOMB\n  condition: selection\n";
 const FIXTURE_HEAD: &str = "cases:\n  - name: bomb\n    expect: match\n    event:\n";
 const FIXTURE_AT: &str = "      CommandLine: BOMB\n";
+const MAPPING_HEAD: &str = "field_sets:\n  anchors:\n";
+const MAPPING_AT: &str = "common_fields:\n  - {sigma: CommandLine, ecs: BOMB}\n";
+const PIPELINE_HEAD: &str = "name: bomb\nvars:\n";
+const PIPELINE_AT: &str = "transformations:\n  - type: add_condition\n    conditions:\n      CommandLine: BOMB\n";
 
 /// What a child does: parse one bomb in-process and print its peak RSS.
 fn child_workload(name: &str) -> Option<String> {
@@ -167,17 +186,28 @@ fn child_workload(name: &str) -> Option<String> {
         assert!(o.rules.is_empty(), "the bomb was imported");
         o.diagnostics.into_iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
     };
+    let refused = |r: Result<(), ruleport_model::Diagnostic>| match r {
+        Ok(()) => panic!("the bomb was read"),
+        Err(d) => d.to_string(),
+    };
+    let fixture = |y: String| refused(ruleport_eval::fixtures::parse_fixture_file(&y, p).map(|_| ()));
+    // Mapping files are read through `--mapping`'s loader, from a file named like the others.
+    let mapping = |y: String| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("bomb.yml");
+        std::fs::write(&f, y).expect("write");
+        refused(ruleport_mapping::Mapping::with_overrides(&[&f]).map(|_| ()))
+    };
+    let pipeline = |y: String| refused(ruleport_mapping::pipeline::load_pysigma_pipeline(&y, p).map(|_| ()));
     Some(match name {
         "sigma-laughs" => errs(ruleport_sigma::import_str(&billion_laughs(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
         "sigma-strings" => errs(ruleport_sigma::import_str(&string_bomb(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
-        // The string bomb is not run on fixtures: serde_norway expands it (see SECURITY.md).
-        "fixture-laughs" => match ruleport_eval::fixtures::parse_fixture_file(
-            &billion_laughs(FIXTURE_HEAD, "      ", FIXTURE_AT),
-            p,
-        ) {
-            Ok(_) => panic!("the bomb was read"),
-            Err(d) => d.to_string(),
-        },
+        "fixture-laughs" => fixture(billion_laughs(FIXTURE_HEAD, "      ", FIXTURE_AT)),
+        "fixture-strings" => fixture(string_bomb(FIXTURE_HEAD, "      ", FIXTURE_AT)),
+        "mapping-laughs" => mapping(billion_laughs(MAPPING_HEAD, "    ", MAPPING_AT)),
+        "mapping-strings" => mapping(string_bomb(MAPPING_HEAD, "    ", MAPPING_AT)),
+        "pipeline-laughs" => pipeline(billion_laughs(PIPELINE_HEAD, "  ", PIPELINE_AT)),
+        "pipeline-strings" => pipeline(string_bomb(PIPELINE_HEAD, "  ", PIPELINE_AT)),
         _ => return None,
     })
 }
@@ -230,12 +260,44 @@ fn sigma_alias_bombs_are_refused_under_100_mb() {
     }
 }
 
+/// Fixture, mapping and pipeline files are read with serde_norway after a streaming pass that
+/// costs alias expansion like the Sigma reader; the refusal names the file, line and column of
+/// the alias that crosses 16 MiB.
 #[test]
-fn fixture_alias_bombs_are_refused_under_100_mb() {
-    for name in ["fixture-laughs"] {
+fn fixture_mapping_and_pipeline_alias_bombs_are_refused_under_100_mb() {
+    for name in [
+        "fixture-laughs",
+        "fixture-strings",
+        "mapping-laughs",
+        "mapping-strings",
+        "pipeline-laughs",
+        "pipeline-strings",
+    ] {
         let (kb, msg) = measure(name);
-        assert!(!msg.is_empty(), "{name}");
+        assert!(msg.contains("too large a document (over 16 MiB)"), "{name}: {msg}");
+        let at = msg.split("bomb.yml:").nth(1).unwrap_or_default();
+        let pos: Vec<u32> = at.split(':').take(2).filter_map(|x| x.trim().parse().ok()).collect();
+        assert!(pos.len() == 2 && pos[0] > 1 && pos[1] > 1, "{name}: no line and column: {msg}");
         assert!(kb < RSS_LIMIT_KB, "{name}: peak RSS {kb} KiB: {msg}");
+    }
+}
+
+/// The same through the command line: `--mapping` and `--pipeline` files.
+#[test]
+fn mapping_and_pipeline_bombs_through_the_cli_are_refused_with_a_position() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mapping = dir.path().join("bomb-mapping.yml");
+    std::fs::write(&mapping, string_bomb(MAPPING_HEAD, "    ", MAPPING_AT)).expect("write");
+    let pipeline = dir.path().join("bomb-pipeline.yml");
+    std::fs::write(&pipeline, billion_laughs(PIPELINE_HEAD, "  ", PIPELINE_AT)).expect("write");
+    let rule = repo().join("rules/sigma/proc_creation_win_encoded_powershell.yml");
+    let rule = rule.to_str().expect("utf8");
+    for (opt, file, line) in [("--mapping", &mapping, 5), ("--pipeline", &pipeline, 8)] {
+        let out = ruleport(&["convert", "-q", opt, file.to_str().expect("utf8"), rule]);
+        let stderr = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{opt}: {stderr}");
+        let name = file.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(stderr.contains(&format!("{name}:{line}:")) && stderr.contains("16 MiB"), "{opt}: {stderr}");
     }
 }
 
@@ -296,6 +358,34 @@ fn regexes_have_size_limits_and_no_catastrophic_backtracking() {
     for pcre in [r"(?<=a)b", r"(a)\1", r"a(?=b)", r"(?>a)"] {
         assert!(ruleport_model::matching::compile_regex(&spec(pcre)).is_err(), "{pcre}");
     }
+}
+
+#[test]
+fn pipeline_regexes_have_size_limits() {
+    let y = "name: p\ntransformations:\n  - type: replace_string\n    regex: '(\\w{100}){100}[a-z]{1000}'\n    replacement: x\n";
+    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(y, Path::new("re.yml")).expect_err("size limit");
+    assert!(e.to_string().contains("size limit"), "{e}");
+    // A large but acceptable regex still compiles.
+    let y = "name: p\ntransformations:\n  - type: replace_string\n    regex: '\\w{100}'\n    replacement: x\n";
+    assert!(ruleport_mapping::pipeline::load_pysigma_pipeline(y, Path::new("re.yml")).is_ok());
+}
+
+/// A keyword term over `_raw` becomes a regex between major breakers: a term of 100,000
+/// wildcards is refused by the size limit (no match) in bounded time, not compiled without limit.
+#[test]
+fn splunk_raw_term_regexes_have_size_limits() {
+    use ruleport_model::CompiledQuery;
+    let term = "ab*".repeat(100_000);
+    let q = ruleport_splunk::compile(&format!("sourcetype=x \"{term}\"")).expect("compiles");
+    let raw = format!("x {} y", "ab".repeat(100_000));
+    let events = [serde_json::json!({"sourcetype": "x", "_time": 1, "_raw": raw})];
+    let start = Instant::now();
+    let out = q.run(&events).expect("runs");
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+    assert_eq!(out.len(), 0, "an over-limit term matches nothing");
+    // The same term with 1,000 wildcards is under the limit and matches (each `*` matches nothing).
+    let q = ruleport_splunk::compile(&format!("sourcetype=x \"{}\"", "ab*".repeat(1_000))).expect("compiles");
+    assert_eq!(q.run(&events).expect("runs").len(), 1);
 }
 
 #[test]
@@ -416,4 +506,74 @@ fn deepest_accepted_queries_survive_every_stage() {
             }
         }
     }
+}
+
+// ---------- encodings and terminal output ----------
+
+#[test]
+fn utf16_and_binary_files_are_refused_with_a_position() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rule = "title: t\nid: 5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d\nlogsource:\n  product: windows\n\
+                detection:\n  selection:\n    CommandLine: x\n  condition: selection\n";
+    let le = dir.path().join("le.yml");
+    let mut b = vec![0xff, 0xfe];
+    b.extend(rule.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&le, b).expect("write");
+    let be = dir.path().join("be.yml");
+    let mut b = vec![0xfe, 0xff];
+    b.extend(rule.encode_utf16().flat_map(u16::to_be_bytes));
+    std::fs::write(&be, b).expect("write");
+    // A NUL byte on line 3, after `abcdé` (5 characters): column 6.
+    let bin = dir.path().join("bin.yml");
+    std::fs::write(&bin, "title: t\nid: x\nabcd\u{e9}\0rest\n").expect("write");
+    let out = ruleport(&["check", le.to_str().expect("utf8"), be.to_str().expect("utf8"), bin.to_str().expect("utf8")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for name in ["le.yml", "be.yml"] {
+        assert!(stderr.lines().any(|l| l.contains(&format!("{name}:1:1:")) && l.contains("UTF-16 file: save it as UTF-8")), "{stderr}");
+    }
+    assert!(stderr.lines().any(|l| l.contains("bin.yml:3:6:") && l.contains("E-BINARY")), "{stderr}");
+}
+
+#[test]
+fn convert_text_output_escapes_control_characters_in_titles() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rule = dir.path().join("ansi.yml");
+    // The title holds an ANSI colour sequence, a carriage return and a bell (YAML escapes).
+    std::fs::write(
+        &rule,
+        "title: \"red\\e[31m\\rfake\\a\"\nid: 6b5c4d3e-2f10-4b0a-9d8e-7f6a5b4c3d2e\nlogsource:\n  product: windows\n  category: process_creation\n\
+         detection:\n  selection:\n    CommandLine|contains: x\n  condition: selection\n",
+    )
+    .expect("write");
+    let out = ruleport(&["convert", "-q", "--to", "kuery,eql", rule.to_str().expect("utf8")]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("# red\\u{1b}[31m\\u{d}fake\\u{7} ("), "{stdout}");
+    for s in [&stdout, &stderr] {
+        assert!(!s.contains(['\u{1b}', '\r', '\u{7}']), "raw control characters: {s:?}");
+    }
+}
+
+#[test]
+fn convert_text_output_escapes_control_characters_in_queries() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rule = dir.path().join("ansi-value.yml");
+    std::fs::write(
+        &rule,
+        "title: t\nid: 6b5c4d3e-2f10-4b0a-9d8e-7f6a5b4c3d2f\nlogsource:\n  product: windows\n  category: process_creation\n\
+         detection:\n  selection:\n    CommandLine|contains: \"a\\e[31mb\"\n  condition: selection\n",
+    )
+    .expect("write");
+    // SPL has no escape for ESC: the query holds it raw, so the text output shows it escaped and says so.
+    let out = ruleport(&["convert", "-q", "--to", "splunk", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(!stdout.contains('\u{1b}') && stdout.contains("*a\\u{1b}[31mb*"), "{stdout:?}");
+    assert!(stderr.contains("splunk query holds control characters"), "{stderr}");
+    // JSON output keeps the exact query.
+    let out = ruleport(&["convert", "-q", "--to", "splunk", "--format", "json", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(rows[0]["text"].as_str().is_some_and(|q| q.contains("*a\u{1b}[31mb*")), "{rows}");
 }

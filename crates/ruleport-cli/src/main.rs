@@ -251,6 +251,11 @@ struct FileOutput {
     failed: bool,
 }
 
+/// Input text (titles, ids, paths) printed by `convert`: control characters escaped, as in diagnostics.
+fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    ruleport_model::diag::terminal_safe(s, false)
+}
+
 fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, conv: &Converter) -> FileOutput {
     use ruleport_eval::load::{file_kind, load_rule_file, read_text, FileKind};
     let mut out = FileOutput::default();
@@ -284,9 +289,9 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
                         for r in port.fidelity.reasons() {
                             out.stderr.push(format!(
                                 "{}: {} (rule {}): {t} port is approximate: {r}",
-                                path.display(),
-                                rule.meta.title,
-                                rule.meta.id
+                                safe(&path.display().to_string()),
+                                safe(&rule.meta.title),
+                                safe(&rule.meta.id)
                             ));
                         }
                     }
@@ -301,17 +306,32 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
                         row["reasons"] = serde_json::to_value(port.fidelity.reasons()).unwrap_or_default();
                         out.json.push(row);
                     } else {
+                        // SPL has no escape for control characters, so a query may hold them raw.
+                        let query = ruleport_model::diag::terminal_safe(port.text.trim_end(), true);
+                        if matches!(query, std::borrow::Cow::Owned(_)) {
+                            out.stderr.push(format!(
+                                "{}: {} (rule {}): the {t} query holds control characters, shown as \\u{{…}} escapes; use --format json for the exact text",
+                                safe(&path.display().to_string()),
+                                safe(&rule.meta.title),
+                                safe(&rule.meta.id)
+                            ));
+                        }
                         out.stdout.push_str(&format!(
-                            "# {} ({}) -> {t} [{status}]\n{}\n\n",
-                            rule.meta.title,
-                            rule.meta.id,
-                            port.text.trim_end()
+                            "# {} ({}) -> {t} [{status}]\n{query}\n\n",
+                            safe(&rule.meta.title),
+                            safe(&rule.meta.id),
                         ));
                     }
                 }
                 Err(u) => {
                     out.failed = true;
-                    out.stderr.push(format!("{}: {} (rule {}): {u}", path.display(), rule.meta.title, rule.meta.id));
+                    out.stderr.push(format!(
+                        "{}: {} (rule {}): {}",
+                        safe(&path.display().to_string()),
+                        safe(&rule.meta.title),
+                        safe(&rule.meta.id),
+                        safe(&u.to_string())
+                    ));
                     if format == OutputFormat::Json {
                         let mut row = base;
                         row["status"] = "unsupported".into();

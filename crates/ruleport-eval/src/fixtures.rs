@@ -92,6 +92,11 @@ pub struct FixtureFile {
 }
 
 pub fn parse_fixture_file(text: &str, path: &Path) -> Result<FixtureFile, Diagnostic> {
+    // Alias expansion and nesting are bounded before serde copies anything.
+    ruleport_model::yaml_budget::check_yaml_budget(text, "E-FIXTURE").map_err(|d| {
+        d.in_file(path)
+            .with_hint("see README.md, section \"Fixtures\", for the format")
+    })?;
     let mut file: FixtureFile = serde_yaml::from_str(text).map_err(|e| {
         let pos = e.location().map(|l| Pos::new(l.line() as u32, l.column() as u32));
         Diagnostic::error("E-FIXTURE", format!("invalid fixture file: {e}"))

@@ -121,8 +121,17 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path))?;
-    if bytes.contains(&0) {
-        return Err(Diagnostic::error("E-BINARY", "file contains NUL bytes: not a text rule file").in_file(path));
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err(Diagnostic::error("E-ENCODING", "UTF-16 file: save it as UTF-8")
+            .in_file(path)
+            .at(ruleport_model::Pos::new(1, 1))
+            .with_hint("rule and fixture files must be UTF-8 encoded"));
+    }
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        let before = String::from_utf8_lossy(&bytes[..nul]);
+        return Err(Diagnostic::error("E-BINARY", "file contains a NUL byte: not a text rule file")
+            .in_file(path)
+            .at(ruleport_model::Pos::from_offset(&before, before.len())));
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();

@@ -108,6 +108,8 @@ pub fn load_pysigma_pipeline(text: &str, path: &Path) -> Result<Pipeline, Diagno
             .map(|o| Pos::from_offset(text, o));
         Diagnostic::error(code, msg).in_file(path).at_opt(pos)
     };
+    // Alias expansion and nesting are bounded before serde copies anything.
+    ruleport_model::yaml_budget::check_yaml_budget(text, "E-PIPELINE-YAML").map_err(|d| d.in_file(path))?;
     let doc: Value = serde_yaml::from_str(text).map_err(|e| {
         let pos = e
             .location()
@@ -307,7 +309,11 @@ fn parse_item(
         "replace_string" => {
             let re =
                 opt_str(m, "regex").ok_or_else(|| bad("replace_string needs a `regex`".into()))?;
-            let regex = regex::Regex::new(&re)
+            // Pipeline files are untrusted: the same program and DFA limits as rule regexes.
+            let regex = regex::RegexBuilder::new(&re)
+                .size_limit(ruleport_model::matching::REGEX_SIZE_LIMIT)
+                .dfa_size_limit(ruleport_model::matching::REGEX_DFA_LIMIT)
+                .build()
                 .map_err(|e| bad(format!("invalid replace_string regex: {e}")))?;
             let replacement = python_replacement(&opt_str(m, "replacement").unwrap_or_default());
             Transform::ReplaceString { regex, replacement }

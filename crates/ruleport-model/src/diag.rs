@@ -120,7 +120,7 @@ impl Diagnostic {
 /// Text from input (a rule title, a value, a file name) shown on a terminal: control characters
 /// are written as `\u{…}` escapes so that input cannot move the cursor, recolour or retitle the
 /// terminal, or fake another diagnostic line. `keep_newlines` keeps `\n` for multi-line messages.
-fn terminal_safe(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+pub fn terminal_safe(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);

@@ -16,6 +16,7 @@ pub mod port;
 pub mod rule;
 pub mod target;
 pub mod value;
+pub mod yaml_budget;
 
 pub use detection::{
     AggCondition, Aggregation, Detection, EventFilter, EventSource, LimitKeep, Metric, NewTerms,

@@ -15,7 +15,7 @@
 use crate::ast::*;
 use crate::regex_dialect::compile_pcre;
 use ruleport_model::event::{parse_rfc3339, scalar_text};
-use ruleport_model::matching::{cidr_contains, fold, GlobMatcher};
+use ruleport_model::matching::{cidr_contains, fold, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT};
 use ruleport_model::{Case, Piece, RunError, StrPattern};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -968,7 +968,12 @@ fn raw_term_match(v: &SearchValue, raw: &str) -> bool {
     re.push_str(r"(?:\z|[");
     re.push_str(&regex::escape(MAJOR_BREAKERS));
     re.push_str("])");
-    match regex::Regex::new(&re) {
+    // The term comes from the query: the same program and DFA limits as every other regex.
+    match regex::RegexBuilder::new(&re)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .build()
+    {
         Ok(r) => r.is_match(&prep(raw)),
         Err(_) => false,
     }
