@@ -59,7 +59,10 @@ fn damaged(kind: Damage, n: usize) -> (String, Vec<u8>) {
             (format!("rule_{n:05}.yml"), b)
         }
         Damage::Latin1 => {
-            let b = sigma_rule(n).chars().map(|c| if c == 'é' { 0xe9 } else { c as u8 }).collect();
+            let b = sigma_rule(n)
+                .chars()
+                .map(|c| if c == 'é' { 0xe9 } else { c as u8 })
+                .collect();
             (format!("rule_{n:05}.yml"), b)
         }
         Damage::Binary => {
@@ -81,7 +84,13 @@ fn damaged(kind: Damage, n: usize) -> (String, Vec<u8>) {
 #[test]
 fn a_batch_with_one_percent_broken_rules_converts_every_good_one() {
     let dir = tempfile::tempdir().expect("tmp");
-    let kinds = [Damage::TruncatedYaml, Damage::TruncatedToml, Damage::Utf16, Damage::Latin1, Damage::Binary];
+    let kinds = [
+        Damage::TruncatedYaml,
+        Damage::TruncatedToml,
+        Damage::Utf16,
+        Damage::Latin1,
+        Damage::Binary,
+    ];
     let mut good: BTreeMap<String, usize> = BTreeMap::new();
     let mut bad: BTreeMap<String, Damage> = BTreeMap::new();
     for n in 0..RULES {
@@ -103,7 +112,12 @@ fn a_batch_with_one_percent_broken_rules_converts_every_good_one() {
     assert_eq!(bad.len(), RULES / BROKEN_EVERY);
 
     let out = Command::new(env!("CARGO_BIN_EXE_ruleport"))
-        .args(["convert", dir.path().to_str().expect("utf8"), "--to", "kuery,splunk"])
+        .args([
+            "convert",
+            dir.path().to_str().expect("utf8"),
+            "--to",
+            "kuery,splunk",
+        ])
         .args(["--format", "json", "-q", "--on-approximate", "ignore"])
         .output()
         .expect("run ruleport");
@@ -115,21 +129,35 @@ fn a_batch_with_one_percent_broken_rules_converts_every_good_one() {
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for p in &ports {
         let path = p["path"].as_str().unwrap_or_default();
-        let name = Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let target = p["target"].as_str().unwrap_or_default().to_string();
         let Some(&n) = good.get(&name) else {
             panic!("a port for a file that is not a good rule: {p}");
         };
-        let text = p["text"].as_str().unwrap_or_else(|| panic!("{name} {target}: no text: {p}"));
-        assert!(text.contains(&format!("marker-{n}-x")), "{name} {target}: incomplete output:\n{text}");
+        let text = p["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} {target}: no text: {p}"));
+        assert!(
+            text.contains(&format!("marker-{n}-x")),
+            "{name} {target}: incomplete output:\n{text}"
+        );
         if name.ends_with(".yml") {
-            assert!(text.contains(&format!("tool{n}.exe")), "{name} {target}: incomplete output:\n{text}");
+            assert!(
+                text.contains(&format!("tool{n}.exe")),
+                "{name} {target}: incomplete output:\n{text}"
+            );
         }
         seen.insert((name, target));
     }
     for name in good.keys() {
         for t in ["kuery", "splunk"] {
-            assert!(seen.contains(&(name.clone(), t.to_string())), "{name}: no {t} port");
+            assert!(
+                seen.contains(&(name.clone(), t.to_string())),
+                "{name}: no {t} port"
+            );
         }
     }
 
@@ -143,12 +171,23 @@ fn a_batch_with_one_percent_broken_rules_converts_every_good_one() {
         let at = report.split(name.as_str()).nth(1).unwrap_or_default();
         let positioned = at
             .strip_prefix(':')
-            .and_then(|r| r.split(':').take(2).map(|x| x.parse::<u32>().ok()).collect::<Option<Vec<_>>>())
+            .and_then(|r| {
+                r.split(':')
+                    .take(2)
+                    .map(|x| x.parse::<u32>().ok())
+                    .collect::<Option<Vec<_>>>()
+            })
             .is_some_and(|v| v.len() == 2 && v.iter().all(|x| *x >= 1));
         // Every damage has a position: UTF-16 at 1:1 (its byte-order mark), binary at its first NUL.
-        assert!(positioned, "{name} ({kind:?}) has no line and column: {report}");
+        assert!(
+            positioned,
+            "{name} ({kind:?}) has no line and column: {report}"
+        );
         if *kind == Damage::Utf16 {
-            assert!(report.contains(":1:1:") && report.contains("UTF-16"), "{report}");
+            assert!(
+                report.contains(":1:1:") && report.contains("UTF-16"),
+                "{report}"
+            );
         }
     }
 }

@@ -29,7 +29,11 @@ fn port(toml: &str) -> Port {
 }
 
 fn codes(p: &Port) -> Vec<String> {
-    p.fidelity.reasons().iter().map(|r| r.code.clone()).collect()
+    p.fidelity
+        .reasons()
+        .iter()
+        .map(|r| r.code.clone())
+        .collect()
 }
 
 fn matches(p: &Port, row: Value) -> bool {
@@ -51,10 +55,12 @@ fn cloudtrail_outcome_is_whether_error_code_is_set() {
         ok.text,
         "AWSCloudTrail\n| where EventSource == \"iam.amazonaws.com\" and EventName == \"CreateUser\" and isempty(ErrorCode)"
     );
-    assert!(codes(&ok).contains(&"value-format".to_string()), "{:?}", codes(&ok));
-    let row = |name: &str, err: &str| {
-        json!({"Type": "AWSCloudTrail", "EventSource": "iam.amazonaws.com", "EventName": name, "ErrorCode": err})
-    };
+    assert!(
+        codes(&ok).contains(&"value-format".to_string()),
+        "{:?}",
+        codes(&ok)
+    );
+    let row = |name: &str, err: &str| json!({"Type": "AWSCloudTrail", "EventSource": "iam.amazonaws.com", "EventName": name, "ErrorCode": err});
     assert!(matches(&ok, row("CreateUser", "")));
     assert!(!matches(&ok, row("CreateUser", "AccessDenied")));
     // Kuery on a keyword field is case-sensitive, and so is Kusto's `==`.
@@ -66,8 +72,17 @@ fn cloudtrail_outcome_is_whether_error_code_is_set() {
         "\"logs-aws.cloudtrail-*\"",
         "event.dataset:aws.cloudtrail and event.action:ConsoleLogin and event.outcome:failure",
     ));
-    assert!(failed.text.ends_with("EventName == \"ConsoleLogin\" and isnotempty(ErrorCode)"), "{}", failed.text);
-    assert!(matches(&failed, json!({"Type": "AWSCloudTrail", "EventName": "ConsoleLogin", "ErrorCode": "Failed"})));
+    assert!(
+        failed
+            .text
+            .ends_with("EventName == \"ConsoleLogin\" and isnotempty(ErrorCode)"),
+        "{}",
+        failed.text
+    );
+    assert!(matches(
+        &failed,
+        json!({"Type": "AWSCloudTrail", "EventName": "ConsoleLogin", "ErrorCode": "Failed"})
+    ));
 }
 
 #[test]
@@ -79,8 +94,14 @@ fn gcp_action_is_the_method_and_failure_a_status_message() {
         "event.dataset:gcp.audit and event.action:\"google.iam.admin.v1.CreateRole\" and event.outcome:failure",
     ));
     assert_eq!(p.text, "GCPAuditLogs\n| where MethodName == \"google.iam.admin.v1.CreateRole\" and isnotempty(StatusMessage)");
-    assert!(!matches(&p, json!({"Type": "GCPAuditLogs", "MethodName": "google.iam.admin.v1.CreateRole"})));
-    assert!(matches(&p, json!({"Type": "GCPAuditLogs", "MethodName": "google.iam.admin.v1.CreateRole", "StatusMessage": "PERMISSION_DENIED"})));
+    assert!(!matches(
+        &p,
+        json!({"Type": "GCPAuditLogs", "MethodName": "google.iam.admin.v1.CreateRole"})
+    ));
+    assert!(matches(
+        &p,
+        json!({"Type": "GCPAuditLogs", "MethodName": "google.iam.admin.v1.CreateRole", "StatusMessage": "PERMISSION_DENIED"})
+    ));
 }
 
 #[test]
@@ -112,8 +133,14 @@ fn windows_security_rules_read_securityevent_without_an_os_column() {
     // SecurityEvent holds only Windows events and has no OS column: the condition is assumed.
     assert_eq!(p.text, "SecurityEvent\n| where EventID == 4720");
     assert_eq!(codes(&p), vec!["assumed-by-source".to_string()]);
-    assert!(matches(&p, json!({"Type": "SecurityEvent", "EventID": 4720})));
-    assert!(!matches(&p, json!({"Type": "SecurityEvent", "EventID": 4624})));
+    assert!(matches(
+        &p,
+        json!({"Type": "SecurityEvent", "EventID": 4720})
+    ));
+    assert!(!matches(
+        &p,
+        json!({"Type": "SecurityEvent", "EventID": 4624})
+    ));
 }
 
 #[test]
@@ -146,10 +173,23 @@ fn windows_process_user_id_is_the_account_sid() {
         "\"logs-endpoint.events.process-*\"",
         "process where host.os.type == \"windows\" and event.type == \"start\" and user.id == \"S-1-5-18\" and process.name == \"cmd.exe\"",
     ));
-    assert_eq!(p.text, "DeviceProcessEvents\n| where AccountSid == \"S-1-5-18\" and FileName == \"cmd.exe\"");
-    assert!(codes(&p).contains(&"unselected-condition".to_string()), "{:?}", codes(&p));
-    assert!(matches(&p, json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "cmd.exe"})));
-    assert!(!matches(&p, json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "CMD.EXE"})));
+    assert_eq!(
+        p.text,
+        "DeviceProcessEvents\n| where AccountSid == \"S-1-5-18\" and FileName == \"cmd.exe\""
+    );
+    assert!(
+        codes(&p).contains(&"unselected-condition".to_string()),
+        "{:?}",
+        codes(&p)
+    );
+    assert!(matches(
+        &p,
+        json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "cmd.exe"})
+    ));
+    assert!(!matches(
+        &p,
+        json!({"Type": "DeviceProcessEvents", "AccountSid": "S-1-5-18", "FileName": "CMD.EXE"})
+    ));
 }
 
 #[test]
@@ -161,7 +201,11 @@ fn an_argument_test_becomes_a_substring_test_on_the_command_line() {
         "process where host.os.type == \"linux\" and event.type == \"start\" and process.name == \"bash\" and process.args == \"-c\"",
     ));
     assert!(p.text.starts_with("DeviceProcessEvents\n"), "{}", p.text);
-    assert!(p.text.contains("ProcessCommandLine contains_cs \"-c\""), "{}", p.text);
+    assert!(
+        p.text.contains("ProcessCommandLine contains_cs \"-c\""),
+        "{}",
+        p.text
+    );
     let c = codes(&p);
     assert!(c.contains(&"value-format".to_string()), "{c:?}");
     let row = |line: &str| json!({"Type": "DeviceProcessEvents", "FileName": "bash", "ProcessCommandLine": line});

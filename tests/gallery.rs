@@ -13,24 +13,41 @@ fn rules_dir() -> PathBuf {
 fn every_bundled_rule_passes_its_fixtures_in_every_target() {
     let mut loaded = load_paths(&[rules_dir()]);
     let pairs = pair_fixtures(&mut loaded);
-    let errors: Vec<String> = loaded.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-    assert!(errors.is_empty(), "rules/ has errors:\n{}", errors.join("\n"));
+    let errors: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "rules/ has errors:\n{}",
+        errors.join("\n")
+    );
     assert!(!pairs.is_empty(), "no fixtures found under rules/");
     // Every bundled rule has fixtures.
     for lr in &loaded.rules {
         assert!(
-            pairs.iter().any(|p| p.rule.path == lr.path && p.rule.rule.meta.id == lr.rule.meta.id),
+            pairs
+                .iter()
+                .any(|p| p.rule.path == lr.path && p.rule.rule.meta.id == lr.rule.meta.id),
             "{} has no fixtures",
             lr.path.display()
         );
     }
     let conv = Converter::new(Mapping::builtin());
-    let runner = Runner { converter: &conv, targets: TargetId::ALL.to_vec() };
+    let runner = Runner {
+        converter: &conv,
+        targets: TargetId::ALL.to_vec(),
+    };
     let reports = run_pairs(&runner, &pairs);
     let mut problems = Vec::new();
     for r in &reports {
         if !r.reference_failures.is_empty() {
-            problems.push(format!("{}: model fails {:?}", r.title, r.reference_failures));
+            problems.push(format!(
+                "{}: model fails {:?}",
+                r.title, r.reference_failures
+            ));
         }
         for (t, s) in &r.targets {
             if s.is_failure() {
@@ -48,15 +65,34 @@ fn the_seed_ports_exactly_to_every_target() {
     let pairs = pair_fixtures(&mut loaded);
     assert_eq!(pairs.len(), 1, "{:?}", loaded.diagnostics);
     let conv = Converter::new(Mapping::builtin());
-    let runner = Runner { converter: &conv, targets: TargetId::ALL.to_vec() };
+    let runner = Runner {
+        converter: &conv,
+        targets: TargetId::ALL.to_vec(),
+    };
     let report = &run_pairs(&runner, &pairs)[0];
     assert!(report.cases.len() >= 8);
-    assert!(report.reference_failures.is_empty(), "{:?}", report.reference_failures);
+    assert!(
+        report.reference_failures.is_empty(),
+        "{:?}",
+        report.reference_failures
+    );
     for t in TargetId::ALL {
-        assert_eq!(report.targets.get(&t), Some(&TargetStatus::Exact), "{t}: {:?}", report.targets.get(&t));
+        assert_eq!(
+            report.targets.get(&t),
+            Some(&TargetStatus::Exact),
+            "{t}: {:?}",
+            report.targets.get(&t)
+        );
     }
     // Case matters: the SUCCESS event matches nowhere.
-    let upper = report.cases.iter().find(|c| c.name.contains("SUCCESS")).expect("SUCCESS case");
+    let upper = report
+        .cases
+        .iter()
+        .find(|c| c.name.contains("SUCCESS"))
+        .expect("SUCCESS case");
     assert_eq!(upper.reference, ruleport_eval::Verdict::Fired(false));
-    assert!(upper.targets.values().all(|v| *v == ruleport_eval::Verdict::Fired(false)));
+    assert!(upper
+        .targets
+        .values()
+        .all(|v| *v == ruleport_eval::Verdict::Fired(false)));
 }

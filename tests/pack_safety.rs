@@ -26,7 +26,9 @@ fn yaml_dq(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{202e}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{202e}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -69,7 +71,11 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir") {
         let p = e.expect("entry").path();
         let meta = std::fs::symlink_metadata(&p).expect("meta");
-        assert!(!meta.file_type().is_symlink(), "a symlink was written: {}", p.display());
+        assert!(
+            !meta.file_type().is_symlink(),
+            "a symlink was written: {}",
+            p.display()
+        );
         if meta.is_dir() {
             files_under(&p, out);
         } else {
@@ -104,13 +110,21 @@ fn hostile_rules_make_safe_packs() {
     std::fs::create_dir_all(&rules).expect("mkdir");
     write_rules(&rules);
     // The ids point at these places: nothing may appear there.
-    let escaped = [PathBuf::from("/tmp/ruleport-escaped"), root.path().join("escaped2")];
+    let escaped = [
+        PathBuf::from("/tmp/ruleport-escaped"),
+        root.path().join("escaped2"),
+    ];
     for p in &escaped {
         let _ = std::fs::remove_file(p);
     }
 
     let run = Command::new(env!("CARGO_BIN_EXE_ruleport"))
-        .args(["pack", rules.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")])
+        .args([
+            "pack",
+            rules.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ])
         .output()
         .expect("run ruleport");
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -131,9 +145,17 @@ fn hostile_rules_make_safe_packs() {
     files_under(&out, &mut files);
     let canon_out = out.canonicalize().expect("canon");
     for f in &files {
-        assert!(f.canonicalize().expect("canon").starts_with(&canon_out), "{}", f.display());
+        assert!(
+            f.canonicalize().expect("canon").starts_with(&canon_out),
+            "{}",
+            f.display()
+        );
         let rel = f.strip_prefix(&out).expect("inside");
-        assert!(rel.components().all(|c| matches!(c, Component::Normal(_))), "{}", rel.display());
+        assert!(
+            rel.components().all(|c| matches!(c, Component::Normal(_))),
+            "{}",
+            rel.display()
+        );
         let name = f.file_name().expect("name").to_string_lossy();
         assert!(!name.starts_with('.'), "hidden file {}", f.display());
     }
@@ -147,9 +169,17 @@ fn hostile_rules_make_safe_packs() {
 
 fn check_elastic(out: &Path) {
     let ndjson = read(&out.join("elastic/rules.ndjson"));
-    let rules: Vec<Value> = ndjson.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
+    let rules: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+        .collect();
     assert_eq!(rules.len(), 2, "{ndjson}");
-    let by_name = |t: &str| rules.iter().find(|r| r["name"] == t).unwrap_or_else(|| panic!("no rule named {t:?}\n{ndjson}"));
+    let by_name = |t: &str| {
+        rules
+            .iter()
+            .find(|r| r["name"] == t)
+            .unwrap_or_else(|| panic!("no rule named {t:?}\n{ndjson}"))
+    };
     let s = by_name(SIGMA_TITLE);
     assert_eq!(s["description"], SIGMA_DESC);
     let e = by_name(ELASTIC_TITLE);
@@ -164,9 +194,18 @@ fn check_elastic(out: &Path) {
     let kq = e["query"].as_str().expect("query");
     let expr = ruleport_kuery::parse_to_expr(kq).unwrap_or_else(|d| panic!("{d}\n{kq}"));
     let doc = |cmd: &str, name: &str| json!({"process": {"command_line": cmd, "name": name}});
-    assert!(ruleport_model::eval::expr_matches(&expr, &doc(CMD1, NAME)).expect("eval"), "{kq}");
-    assert!(!ruleport_model::eval::expr_matches(&expr, &doc("x", NAME)).expect("eval"), "{kq}");
-    assert!(!ruleport_model::eval::expr_matches(&expr, &doc(CMD1, "a'b")).expect("eval"), "{kq}");
+    assert!(
+        ruleport_model::eval::expr_matches(&expr, &doc(CMD1, NAME)).expect("eval"),
+        "{kq}"
+    );
+    assert!(
+        !ruleport_model::eval::expr_matches(&expr, &doc("x", NAME)).expect("eval"),
+        "{kq}"
+    );
+    assert!(
+        !ruleport_model::eval::expr_matches(&expr, &doc(CMD1, "a'b")).expect("eval"),
+        "{kq}"
+    );
 
     let eq = s["query"].as_str().expect("query");
     let q = ruleport_eql::compile(eq).unwrap_or_else(|d| panic!("{d}\n{eq}"));
@@ -176,17 +215,37 @@ fn check_elastic(out: &Path) {
     };
     use ruleport_model::CompiledQuery;
     for (hit, miss) in sigma_events(true).iter().zip(sigma_events(false)) {
-        assert_eq!(q.run(&[ev(hit)]).expect("run").len(), 1, "{hit:?} should match\n{eq}");
-        assert!(q.run(&[ev(&miss)]).expect("run").is_empty(), "{miss:?} should not match\n{eq}");
+        assert_eq!(
+            q.run(&[ev(hit)]).expect("run").len(),
+            1,
+            "{hit:?} should match\n{eq}"
+        );
+        assert!(
+            q.run(&[ev(&miss)]).expect("run").is_empty(),
+            "{miss:?} should not match\n{eq}"
+        );
     }
 
     // The TOML copies read back to the same rules.
     for entry in std::fs::read_dir(out.join("elastic/rules")).expect("dir") {
         let p = entry.expect("entry").path();
-        let rule = ruleport_elastic::import_str(&read(&p), Some(&p))
-            .unwrap_or_else(|d| panic!("{}: {:?}", p.display(), d.iter().map(|d| d.to_string()).collect::<Vec<_>>()));
-        assert!([SIGMA_TITLE, ELASTIC_TITLE].contains(&rule.meta.title.as_str()), "{:?}", rule.meta.title);
-        let want = if rule.meta.title == SIGMA_TITLE { SIGMA_DESC } else { ELASTIC_DESC };
+        let rule = ruleport_elastic::import_str(&read(&p), Some(&p)).unwrap_or_else(|d| {
+            panic!(
+                "{}: {:?}",
+                p.display(),
+                d.iter().map(|d| d.to_string()).collect::<Vec<_>>()
+            )
+        });
+        assert!(
+            [SIGMA_TITLE, ELASTIC_TITLE].contains(&rule.meta.title.as_str()),
+            "{:?}",
+            rule.meta.title
+        );
+        let want = if rule.meta.title == SIGMA_TITLE {
+            SIGMA_DESC
+        } else {
+            ELASTIC_DESC
+        };
         assert_eq!(rule.meta.description, want);
     }
 }
@@ -205,12 +264,26 @@ fn check_kusto(text: &str, title: &str) {
     let q = ruleport_sentinel::compile(text).unwrap_or_else(|d| panic!("{d}\n{text}"));
     if title == SIGMA_TITLE {
         for (hit, miss) in sigma_events(true).iter().zip(sigma_events(false)) {
-            assert_eq!(q.run(&[sentinel_row(hit)]).expect("run").len(), 1, "{hit:?}\n{text}");
-            assert!(q.run(&[sentinel_row(&miss)]).expect("run").is_empty(), "{miss:?}\n{text}");
+            assert_eq!(
+                q.run(&[sentinel_row(hit)]).expect("run").len(),
+                1,
+                "{hit:?}\n{text}"
+            );
+            assert!(
+                q.run(&[sentinel_row(&miss)]).expect("run").is_empty(),
+                "{miss:?}\n{text}"
+            );
         }
     } else {
-        assert_eq!(q.run(&[sentinel_row(CMD1)]).expect("run").len(), 1, "{text}");
-        assert!(q.run(&[sentinel_row("x")]).expect("run").is_empty(), "{text}");
+        assert_eq!(
+            q.run(&[sentinel_row(CMD1)]).expect("run").len(),
+            1,
+            "{text}"
+        );
+        assert!(
+            q.run(&[sentinel_row("x")]).expect("run").is_empty(),
+            "{text}"
+        );
     }
 }
 
@@ -221,7 +294,11 @@ fn check_sentinel(out: &Path) {
         if p.extension().is_some_and(|e| e == "yaml") {
             let doc: serde_yaml::Value = serde_yaml::from_str(&read(&p)).expect("YAML");
             let name = doc["name"].as_str().expect("name").to_string();
-            let want = if name == SIGMA_TITLE { SIGMA_DESC } else { ELASTIC_DESC };
+            let want = if name == SIGMA_TITLE {
+                SIGMA_DESC
+            } else {
+                ELASTIC_DESC
+            };
             assert_eq!(doc["description"].as_str(), Some(want), "{}", p.display());
             check_kusto(doc["query"].as_str().expect("query"), &name);
             names.push(name);
@@ -229,14 +306,18 @@ fn check_sentinel(out: &Path) {
     }
     names.sort();
     assert_eq!(names, [ELASTIC_TITLE, SIGMA_TITLE]);
-    let arm: Value = serde_json::from_str(&read(&out.join("sentinel/azuredeploy.json"))).expect("ARM JSON");
+    let arm: Value =
+        serde_json::from_str(&read(&out.join("sentinel/azuredeploy.json"))).expect("ARM JSON");
     let resources = arm["resources"].as_array().expect("resources");
     let mut shown = Vec::new();
     for r in resources {
         let props = &r["properties"];
         // ARM evaluates a string starting with `[` as an expression; `[[` escapes it.
         let name = props["displayName"].as_str().expect("displayName");
-        let name = name.strip_prefix('[').filter(|n| n.starts_with('[')).unwrap_or(name);
+        let name = name
+            .strip_prefix('[')
+            .filter(|n| n.starts_with('['))
+            .unwrap_or(name);
         check_kusto(props["query"].as_str().expect("query"), name);
         shown.push(name.to_string());
     }
@@ -250,9 +331,21 @@ fn check_sigma(out: &Path) {
         let p = entry.expect("entry").path();
         if p.extension().is_some_and(|e| e == "yml") {
             let o = ruleport_sigma::import_str(&read(&p), Some(&p));
-            assert!(!o.has_errors(), "{}: {:?}", p.display(), o.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+            assert!(
+                !o.has_errors(),
+                "{}: {:?}",
+                p.display(),
+                o.diagnostics
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+            );
             for r in o.rules {
-                let want = if r.meta.title == SIGMA_TITLE { SIGMA_DESC } else { ELASTIC_DESC };
+                let want = if r.meta.title == SIGMA_TITLE {
+                    SIGMA_DESC
+                } else {
+                    ELASTIC_DESC
+                };
                 assert_eq!(r.meta.description, want);
                 titles.push(r.meta.title);
             }
@@ -267,7 +360,15 @@ fn check_sigma(out: &Path) {
 /// which the reader trims away again.)
 fn conf_text(s: &str) -> String {
     let s = s.replace("\r\n", "\n").replace('\r', "\n");
-    s.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{fffd}' } else { c }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn check_splunk(out: &Path) {
@@ -275,11 +376,22 @@ fn check_splunk(out: &Path) {
     let stanzas = ruleport_pack::conf::parse(&conf).unwrap_or_else(|d| panic!("{d}\n{conf}"));
     let mut labels = Vec::new();
     for s in stanzas.iter().filter(|s| s.get("search").is_some()) {
-        let label = s.get("action.correlationsearch.label").expect("label").to_string();
+        let label = s
+            .get("action.correlationsearch.label")
+            .expect("label")
+            .to_string();
         let desc = s.get("description").expect("description");
-        let want = if label == conf_text(SIGMA_TITLE) { SIGMA_DESC } else { ELASTIC_DESC };
+        let want = if label == conf_text(SIGMA_TITLE) {
+            SIGMA_DESC
+        } else {
+            ELASTIC_DESC
+        };
         assert_eq!(desc, conf_text(want), "stanza {}", s.name);
-        assert!(!s.name.contains(['[', ']', '\n', '\r']), "stanza name {:?}", s.name);
+        assert!(
+            !s.name.contains(['[', ']', '\n', '\r']),
+            "stanza name {:?}",
+            s.name
+        );
         let search = s.get("search").expect("search");
         ruleport_splunk::compile(search).unwrap_or_else(|d| panic!("{d}\n{search}"));
         labels.push(label);
@@ -294,16 +406,28 @@ fn check_splunk(out: &Path) {
 fn check_docs(files: &[PathBuf]) {
     use pulldown_cmark::{Event, Parser, Tag};
     let mut pages = 0;
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "md")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
         pages += 1;
         let text = read(f);
-        assert!(!text.contains('\u{1b}') && !text.contains('\0'), "{} holds a control character", f.display());
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\0'),
+            "{} holds a control character",
+            f.display()
+        );
         for ev in Parser::new(&text) {
             match ev {
                 Event::Html(h) | Event::InlineHtml(h) => panic!("{}: raw HTML {h:?}", f.display()),
-                Event::Start(Tag::Link { dest_url, .. }) | Event::Start(Tag::Image { dest_url, .. }) => {
+                Event::Start(Tag::Link { dest_url, .. })
+                | Event::Start(Tag::Image { dest_url, .. }) => {
                     let d = dest_url.trim().to_ascii_lowercase();
-                    assert!(!d.starts_with("javascript:") && !d.starts_with("data:"), "{}: link {dest_url}", f.display());
+                    assert!(
+                        !d.starts_with("javascript:") && !d.starts_with("data:"),
+                        "{}: link {dest_url}",
+                        f.display()
+                    );
                 }
                 _ => {}
             }
@@ -323,14 +447,33 @@ fn recursive_templates_are_refused_not_a_stack_overflow() {
     std::fs::create_dir_all(&tpl).expect("mkdir");
     write_rules(&rules);
     std::fs::write(tpl.join("index.md.hbs"), "{{> docs/rule.md.hbs}}").expect("write");
-    std::fs::write(tpl.join("rule.md.hbs"), "{{#*inline \"a\"}}{{> a}}{{/inline}}{{> a}}").expect("write");
+    std::fs::write(
+        tpl.join("rule.md.hbs"),
+        "{{#*inline \"a\"}}{{> a}}{{/inline}}{{> a}}",
+    )
+    .expect("write");
     let out = root.path().join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_ruleport"))
-        .args(["pack", rules.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")])
-        .args(["--templates", root.path().join("tpl").to_str().expect("utf8")])
+        .args([
+            "pack",
+            rules.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ])
+        .args([
+            "--templates",
+            root.path().join("tpl").to_str().expect("utf8"),
+        ])
         .output()
         .expect("run ruleport");
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.code().is_some_and(|c| c != 0), "{:?} {stderr}", run.status);
-    assert!(stderr.contains("partials are not allowed") && stderr.contains(".md.hbs: line 1"), "{stderr}");
+    assert!(
+        run.status.code().is_some_and(|c| c != 0),
+        "{:?} {stderr}",
+        run.status
+    );
+    assert!(
+        stderr.contains("partials are not allowed") && stderr.contains(".md.hbs: line 1"),
+        "{stderr}"
+    );
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).expect("dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -25,7 +28,11 @@ fn packs_of_the_bundled_rules() {
         .current_dir(&repo)
         .output()
         .expect("run");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let mut all = Vec::new();
     files(out.path(), &mut all);
     assert!(all.iter().any(|p| p.ends_with("elastic/rules.ndjson")));
@@ -35,7 +42,11 @@ fn packs_of_the_bundled_rules() {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
         for p in &all {
-            let rel = p.strip_prefix(out.path()).expect("rel").to_string_lossy().replace(['/', '\\'], "__");
+            let rel = p
+                .strip_prefix(out.path())
+                .expect("rel")
+                .to_string_lossy()
+                .replace(['/', '\\'], "__");
             let body = std::fs::read_to_string(p).expect("utf8 pack file");
             insta::assert_snapshot!(rel, body);
         }

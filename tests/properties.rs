@@ -23,8 +23,8 @@ const HOSTILE: &[char] = &[
     '"', '\'', '`', '\\', '*', '?', '%', '_', '\n', '\r', '\t', '\0', '\u{1}', '\u{1b}', '\u{7f}',
     '\u{85}', '\u{a0}', '\u{2028}', '\u{2029}', '\u{feff}', '\u{200b}', '\u{200e}', '\u{200f}',
     '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}',
-    '\u{2069}', '|', '(', ')', '[', ']', '{', '}', ':', '=', '!', '<', '>', '~', ',', ';', '#', '$',
-    '^', '.', '/', '@', '-', '+', ' ', 'é', '漢', '😀',
+    '\u{2069}', '|', '(', ')', '[', ']', '{', '}', ':', '=', '!', '<', '>', '~', ',', ';', '#',
+    '$', '^', '.', '/', '@', '-', '+', ' ', 'é', '漢', '😀',
 ];
 
 fn hostile_char() -> impl Strategy<Value = char> {
@@ -51,7 +51,11 @@ fn text_of(ch: BoxedStrategy<char>, max: usize) -> impl Strategy<Value = String>
 }
 
 fn pattern(insensitive: bool) -> impl Strategy<Value = StrPattern> {
-    let ch = if insensitive { fold_safe_char().boxed() } else { hostile_char().boxed() };
+    let ch = if insensitive {
+        fold_safe_char().boxed()
+    } else {
+        hostile_char().boxed()
+    };
     let piece = prop_oneof![
         6 => text_of(ch, 8).prop_map(Piece::Lit),
         3 => Just(Piece::AnyChars),
@@ -70,7 +74,10 @@ fn exact_pattern() -> impl Strategy<Value = StrPattern> {
     prop::collection::vec(piece, 1..4).prop_map(|v| {
         let p = StrPattern::new(v);
         if p.has_wildcards() {
-            p.map_literals(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}').to_string())
+            p.map_literals(|s| {
+                s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                    .to_string()
+            })
         } else {
             p
         }
@@ -125,7 +132,13 @@ fn instantiate(p: &StrPattern, filler: &str, flip: bool) -> String {
     }
     if flip {
         out.chars()
-            .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect()
     } else {
         out
@@ -151,7 +164,10 @@ fn events_for(e: &Expr, noise: &[String], picks: &[u8]) -> Vec<Value> {
             for (f, k) in FIELDS.iter().zip(chunk) {
                 // One in five is missing.
                 if k % 5 != 0 {
-                    m.insert(f.to_string(), Value::String(pool[*k as usize % pool.len()].clone()));
+                    m.insert(
+                        f.to_string(),
+                        Value::String(pool[*k as usize % pool.len()].clone()),
+                    );
                 }
             }
             Value::Object(m)
@@ -174,7 +190,11 @@ fn rule(expr: Expr, schema: Schema, format: SourceFormat) -> Rule {
         detection: Detection::Query(EventFilter::new(expr)),
         schema,
         format,
-        language: if format == SourceFormat::Sigma { "sigma".into() } else { "kuery".into() },
+        language: if format == SourceFormat::Sigma {
+            "sigma".into()
+        } else {
+            "kuery".into()
+        },
         original_query: None,
         provenance: Provenance::default(),
     }
@@ -194,7 +214,10 @@ fn mapped(expr: &Expr, target: TargetId) -> MappedRule {
             tables: vec!["T".into()],
             ..SourceSelection::default()
         };
-        m.field_kinds = FIELDS.iter().map(|f| (f.to_string(), FieldKind::Keyword)).collect();
+        m.field_kinds = FIELDS
+            .iter()
+            .map(|f| (f.to_string(), FieldKind::Keyword))
+            .collect();
     }
     m
 }
@@ -228,18 +251,26 @@ fn language(t: TargetId) -> Box<dyn QueryLanguage> {
 /// approximation is not directional (a widened predicate narrows under `not`), so an approximate
 /// port may differ; `exact_only` narrows that to Kusto's missing-column rule.
 fn explained(port: &Port, expr: &Expr, event: &Value, exact_only: bool) -> bool {
-    port.fidelity.reasons().iter().any(|r| match r.code.as_str() {
-        // Kusto reads a missing string column as "".
-        "empty-equals-missing" => expr
-            .fields()
-            .iter()
-            .any(|f| event.get(f).is_none_or(|v| v == "")),
-        _ => !exact_only,
-    })
+    port.fidelity
+        .reasons()
+        .iter()
+        .any(|r| match r.code.as_str() {
+            // Kusto reads a missing string column as "".
+            "empty-equals-missing" => expr
+                .fields()
+                .iter()
+                .any(|f| event.get(f).is_none_or(|v| v == "")),
+            _ => !exact_only,
+        })
 }
 
 /// Emit for a query language, parse back, run; compare each event's verdict with the model.
-fn check_language(t: TargetId, expr: &Expr, events: &[Value], exact_only: bool) -> Result<(), TestCaseError> {
+fn check_language(
+    t: TargetId,
+    expr: &Expr,
+    events: &[Value],
+    exact_only: bool,
+) -> Result<(), TestCaseError> {
     let lang = language(t);
     let port = match lang.emit(&mapped(expr, t)) {
         Ok(p) => p,
@@ -249,11 +280,21 @@ fn check_language(t: TargetId, expr: &Expr, events: &[Value], exact_only: bool) 
             return Ok(());
         }
     };
-    let compiled = lang
-        .compile(&port.text)
-        .map_err(|d| TestCaseError::fail(format!("{t}: emitted text does not parse back: {d}\n{}", port.text)))?;
+    let compiled = lang.compile(&port.text).map_err(|d| {
+        TestCaseError::fail(format!(
+            "{t}: emitted text does not parse back: {d}\n{}",
+            port.text
+        ))
+    })?;
     if std::env::var_os("RULEPORT_PROP_STATS").is_some() {
-        eprintln!("STAT {t} {:?}", port.fidelity.reasons().iter().map(|r| r.code.as_str()).collect::<Vec<_>>());
+        eprintln!(
+            "STAT {t} {:?}",
+            port.fidelity
+                .reasons()
+                .iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>()
+        );
     }
     let want = reference(expr, events);
     for (i, (event, want)) in events.iter().zip(want).enumerate() {
@@ -272,7 +313,12 @@ fn check_language(t: TargetId, expr: &Expr, events: &[Value], exact_only: bool) 
 }
 
 /// Export as a rule file, read it back, and evaluate what was read with the reference.
-fn check_format(t: TargetId, expr: &Expr, events: &[Value], exact_only: bool) -> Result<(), TestCaseError> {
+fn check_format(
+    t: TargetId,
+    expr: &Expr,
+    events: &[Value],
+    exact_only: bool,
+) -> Result<(), TestCaseError> {
     let format: Box<dyn RuleFormat> = match t {
         TargetId::Sigma => Box::new(ruleport_sigma::SigmaFormat),
         _ => Box::new(ruleport_elastic::ElasticFormat),
@@ -285,11 +331,21 @@ fn check_format(t: TargetId, expr: &Expr, events: &[Value], exact_only: bool) ->
         }
     };
     if std::env::var_os("RULEPORT_PROP_STATS").is_some() {
-        eprintln!("STAT {t} {:?}", port.fidelity.reasons().iter().map(|r| r.code.as_str()).collect::<Vec<_>>());
+        eprintln!(
+            "STAT {t} {:?}",
+            port.fidelity
+                .reasons()
+                .iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>()
+        );
     }
     let rules = format.import_text(&port.text, None).map_err(|d| {
         let msgs: Vec<String> = d.iter().map(|d| d.to_string()).collect();
-        TestCaseError::fail(format!("{t}: export does not read back: {msgs:?}\n{}", port.text))
+        TestCaseError::fail(format!(
+            "{t}: export does not read back: {msgs:?}\n{}",
+            port.text
+        ))
     })?;
     prop_assert_eq!(rules.len(), 1, "{}", port.text);
     let back = match &rules[0].detection {
@@ -370,7 +426,10 @@ fn injection_case(v: &str, negate: bool) -> Result<(), TestCaseError> {
     check_all(&e, &events, true)?;
     // Read back as the rule model, the query reads `alpha` only.
     for t in [TargetId::Kuery, TargetId::Eql] {
-        let text = language(t).emit(&mapped(&e, t)).map(|p| p.text).unwrap_or_default();
+        let text = language(t)
+            .emit(&mapped(&e, t))
+            .map(|p| p.text)
+            .unwrap_or_default();
         let back = match t {
             TargetId::Kuery => ruleport_kuery::parse_to_expr(&text).map_err(|d| d.to_string()),
             _ => match ruleport_eql::parse_to_detection(&text) {
@@ -446,7 +505,9 @@ fn known_injection_payloads_stay_inside_their_literal() {
 /// Field names cannot smuggle syntax either: a hostile name is quoted or refused.
 #[test]
 fn hostile_field_names_are_quoted_or_refused() {
-    let names = ["a b", "a\"b", "a'b", "a`b", "a|b", "a\nb", "a:b", "a=b", "a)b", "a\\b", "a]b"];
+    let names = [
+        "a b", "a\"b", "a'b", "a`b", "a|b", "a\nb", "a:b", "a=b", "a)b", "a\\b", "a]b",
+    ];
     for name in names {
         let e = Expr::matches(name, StrPattern::literal("v"), Case::Sensitive);
         let event = json!({ name: "v", "alpha": "v" });
@@ -461,9 +522,21 @@ fn hostile_field_names_are_quoted_or_refused() {
             let q = lang
                 .compile(&port.text)
                 .unwrap_or_else(|d| panic!("{t}: field {name:?}: {d}\n{}", port.text));
-            let hit = |ev: &Value| !q.run(std::slice::from_ref(&view(t, ev))).expect("run").is_empty();
-            assert!(hit(&event), "{t}: field {name:?} should match\n{}", port.text);
-            assert!(!hit(&other), "{t}: field {name:?} matched a different value\n{}", port.text);
+            let hit = |ev: &Value| {
+                !q.run(std::slice::from_ref(&view(t, ev)))
+                    .expect("run")
+                    .is_empty()
+            };
+            assert!(
+                hit(&event),
+                "{t}: field {name:?} should match\n{}",
+                port.text
+            );
+            assert!(
+                !hit(&other),
+                "{t}: field {name:?} matched a different value\n{}",
+                port.text
+            );
         }
     }
 }

@@ -66,7 +66,11 @@ fn spl_deep_nesting_is_an_error() {
         format!("sourcetype=x {}a=b", "NOT ".repeat(N)),
         format!("sourcetype=x | where {}", parens("a==\"b\"")),
         format!("sourcetype=x | where {}a==\"b\"", "NOT ".repeat(N)),
-        format!("sourcetype=x | where {}a{}==\"b\"", "lower(".repeat(N), ")".repeat(N)),
+        format!(
+            "sourcetype=x | where {}a{}==\"b\"",
+            "lower(".repeat(N),
+            ")".repeat(N)
+        ),
     ] {
         let e = ruleport_splunk::parse(&q).expect_err("100,000 levels must be refused");
         assert!(e.pos.is_some(), "{e}");
@@ -78,7 +82,11 @@ fn kusto_deep_nesting_is_an_error() {
     for q in [
         format!("T | where {}", parens("A == \"b\"")),
         format!("T | where {}A == \"b\"{}", "not(".repeat(N), ")".repeat(N)),
-        format!("T | where {}A{} == \"b\"", "tolower(".repeat(N), ")".repeat(N)),
+        format!(
+            "T | where {}A{} == \"b\"",
+            "tolower(".repeat(N),
+            ")".repeat(N)
+        ),
     ] {
         let e = ruleport_sentinel::parse(&q).expect_err("100,000 levels must be refused");
         assert!(e.pos.is_some(), "{e}");
@@ -94,56 +102,102 @@ fn sigma_with_condition(cond: &str) -> String {
 
 #[test]
 fn sigma_deep_nesting_is_an_error() {
-    for cond in [parens("selection"), format!("{}selection", "not ".repeat(N))] {
-        let out = ruleport_sigma::import_str(&sigma_with_condition(&cond), Some(Path::new("deep.yml")));
+    for cond in [
+        parens("selection"),
+        format!("{}selection", "not ".repeat(N)),
+    ] {
+        let out =
+            ruleport_sigma::import_str(&sigma_with_condition(&cond), Some(Path::new("deep.yml")));
         assert!(out.rules.is_empty());
-        let d = out.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+        let d = out
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .expect("an error");
         assert_eq!(d.pos.map(|p| p.line), Some(9), "{d}");
     }
     // Deep YAML itself (flow sequences and block mappings).
     let flow = format!("title: x\ndetection: {}{}\n", "[".repeat(N), "]".repeat(N));
-    let block: String = (0..N.min(20_000)).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    let block: String = (0..N.min(20_000))
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
     for y in [flow, block] {
         let out = ruleport_sigma::import_str(&y, Some(Path::new("deep.yml")));
         assert!(out.rules.is_empty());
-        let d = out.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+        let d = out
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .expect("an error");
         assert!(d.pos.is_some(), "{d}");
     }
 }
 
 #[test]
 fn elastic_query_deep_nesting_is_an_error_at_its_position() {
-    let src = std::fs::read_to_string(repo().join("rules/elastic/azure_application_credential_modification.toml"))
-        .expect("seed");
+    let src = std::fs::read_to_string(
+        repo().join("rules/elastic/azure_application_credential_modification.toml"),
+    )
+    .expect("seed");
     let start = src.find("query = '''").expect("query") + "query = '''".len();
     let end = src[start..].find("'''").expect("end") + start;
     let toml = format!("{}\n{}\n{}", &src[..start], parens("a:b"), &src[end..]);
-    let diags = ruleport_elastic::import_str(&toml, Some(Path::new("deep.toml"))).expect_err("refused");
-    assert!(diags.iter().any(|d| d.pos.is_some_and(|p| p.line > 1)), "{diags:?}");
+    let diags =
+        ruleport_elastic::import_str(&toml, Some(Path::new("deep.toml"))).expect_err("refused");
+    assert!(
+        diags.iter().any(|d| d.pos.is_some_and(|p| p.line > 1)),
+        "{diags:?}"
+    );
 }
 
 #[test]
 fn fixture_deep_nesting_is_an_error() {
     // Nesting is counted before serde_norway loads the document: 100,000 levels stop near level 129.
-    let y = format!("cases:\n  - name: x\n    expect: match\n    event: {}{}\n", "[".repeat(N), "]".repeat(N));
+    let y = format!(
+        "cases:\n  - name: x\n    expect: match\n    event: {}{}\n",
+        "[".repeat(N),
+        "]".repeat(N)
+    );
     let start = Instant::now();
-    let e = ruleport_eval::fixtures::parse_fixture_file(&y, Path::new("deep.fixtures.yml")).expect_err("refused");
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    let e = ruleport_eval::fixtures::parse_fixture_file(&y, Path::new("deep.fixtures.yml"))
+        .expect_err("refused");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
     assert!(e.message.contains("deeper than 128"), "{e}");
     // `event: ` ends at column 11, so the first `[` is at column 12.
-    assert!(e.pos.is_some_and(|p| p.line == 4 && (12 + 128..12 + 300).contains(&p.column)), "{e}");
+    assert!(
+        e.pos
+            .is_some_and(|p| p.line == 4 && (12 + 128..12 + 300).contains(&p.column)),
+        "{e}"
+    );
 }
 
 #[test]
 fn mapping_and_pipeline_deep_nesting_is_an_error() {
     let dir = tempfile::tempdir().expect("tmp");
     let deep = dir.path().join("deep.yml");
-    std::fs::write(&deep, format!("common_fields: {}{}\n", "[".repeat(N), "]".repeat(N))).expect("write");
-    let e = ruleport_mapping::Mapping::with_overrides(&[&deep]).err().expect("refused");
-    assert!(e.message.contains("deeper than 128") && e.pos.is_some(), "{e}");
+    std::fs::write(
+        &deep,
+        format!("common_fields: {}{}\n", "[".repeat(N), "]".repeat(N)),
+    )
+    .expect("write");
+    let e = ruleport_mapping::Mapping::with_overrides(&[&deep])
+        .err()
+        .expect("refused");
+    assert!(
+        e.message.contains("deeper than 128") && e.pos.is_some(),
+        "{e}"
+    );
     let y = format!("transformations: {}{}\n", "[".repeat(N), "]".repeat(N));
-    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(&y, Path::new("deep.yml")).expect_err("refused");
-    assert!(e.message.contains("deeper than 128") && e.pos.is_some(), "{e}");
+    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(&y, Path::new("deep.yml"))
+        .expect_err("refused");
+    assert!(
+        e.message.contains("deeper than 128") && e.pos.is_some(),
+        "{e}"
+    );
 }
 
 // ---------- YAML alias bombs, measured in a child process ----------
@@ -155,7 +209,10 @@ fn billion_laughs(head: &str, indent: &str, at: &str) -> String {
     y.push_str(&format!("{indent}l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n"));
     for i in 1..9 {
         let p = format!("*l{}", i - 1);
-        y.push_str(&format!("{indent}l{i}: &l{i} [{}]\n", vec![p.as_str(); 9].join(", ")));
+        y.push_str(&format!(
+            "{indent}l{i}: &l{i} [{}]\n",
+            vec![p.as_str(); 9].join(", ")
+        ));
     }
     y.push_str(&at.replace("BOMB", "*l8"));
     y
@@ -170,27 +227,36 @@ fn string_bomb(head: &str, indent: &str, at: &str) -> String {
     y
 }
 
-const SIGMA_HEAD: &str = "title: bomb\nid: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d\nlogsource:\n  product: windows\n";
-const SIGMA_AT: &str = "detection:\n  selection:\n    CommandLine|contains: BOMB\n  condition: selection\n";
+const SIGMA_HEAD: &str =
+    "title: bomb\nid: 0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d\nlogsource:\n  product: windows\n";
+const SIGMA_AT: &str =
+    "detection:\n  selection:\n    CommandLine|contains: BOMB\n  condition: selection\n";
 const FIXTURE_HEAD: &str = "cases:\n  - name: bomb\n    expect: match\n    event:\n";
 const FIXTURE_AT: &str = "      CommandLine: BOMB\n";
 const MAPPING_HEAD: &str = "field_sets:\n  anchors:\n";
 const MAPPING_AT: &str = "common_fields:\n  - {sigma: CommandLine, ecs: BOMB}\n";
 const PIPELINE_HEAD: &str = "name: bomb\nvars:\n";
-const PIPELINE_AT: &str = "transformations:\n  - type: add_condition\n    conditions:\n      CommandLine: BOMB\n";
+const PIPELINE_AT: &str =
+    "transformations:\n  - type: add_condition\n    conditions:\n      CommandLine: BOMB\n";
 
 /// What a child does: parse one bomb in-process and print its peak RSS.
 fn child_workload(name: &str) -> Option<String> {
     let p = Path::new("bomb.yml");
     let errs = |o: ruleport_sigma::ImportOutcome| {
         assert!(o.rules.is_empty(), "the bomb was imported");
-        o.diagnostics.into_iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+        o.diagnostics
+            .into_iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     let refused = |r: Result<(), ruleport_model::Diagnostic>| match r {
         Ok(()) => panic!("the bomb was read"),
         Err(d) => d.to_string(),
     };
-    let fixture = |y: String| refused(ruleport_eval::fixtures::parse_fixture_file(&y, p).map(|_| ()));
+    let fixture =
+        |y: String| refused(ruleport_eval::fixtures::parse_fixture_file(&y, p).map(|_| ()));
     // Mapping files are read through `--mapping`'s loader, from a file named like the others.
     let mapping = |y: String| {
         let dir = tempfile::tempdir().expect("tmp");
@@ -198,10 +264,17 @@ fn child_workload(name: &str) -> Option<String> {
         std::fs::write(&f, y).expect("write");
         refused(ruleport_mapping::Mapping::with_overrides(&[&f]).map(|_| ()))
     };
-    let pipeline = |y: String| refused(ruleport_mapping::pipeline::load_pysigma_pipeline(&y, p).map(|_| ()));
+    let pipeline =
+        |y: String| refused(ruleport_mapping::pipeline::load_pysigma_pipeline(&y, p).map(|_| ()));
     Some(match name {
-        "sigma-laughs" => errs(ruleport_sigma::import_str(&billion_laughs(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
-        "sigma-strings" => errs(ruleport_sigma::import_str(&string_bomb(SIGMA_HEAD, "", SIGMA_AT), Some(p))),
+        "sigma-laughs" => errs(ruleport_sigma::import_str(
+            &billion_laughs(SIGMA_HEAD, "", SIGMA_AT),
+            Some(p),
+        )),
+        "sigma-strings" => errs(ruleport_sigma::import_str(
+            &string_bomb(SIGMA_HEAD, "", SIGMA_AT),
+            Some(p),
+        )),
         "fixture-laughs" => fixture(billion_laughs(FIXTURE_HEAD, "      ", FIXTURE_AT)),
         "fixture-strings" => fixture(string_bomb(FIXTURE_HEAD, "      ", FIXTURE_AT)),
         "mapping-laughs" => mapping(billion_laughs(MAPPING_HEAD, "    ", MAPPING_AT)),
@@ -229,7 +302,12 @@ fn rss_child() {
     };
     let start = Instant::now();
     let message = child_workload(&name).expect("known workload");
-    println!("RSS_CHILD_KB={} MS={} MESSAGE={}", peak_rss_kb(), start.elapsed().as_millis(), message.lines().next().unwrap_or(""));
+    println!(
+        "RSS_CHILD_KB={} MS={} MESSAGE={}",
+        peak_rss_kb(),
+        start.elapsed().as_millis(),
+        message.lines().next().unwrap_or("")
+    );
 }
 
 /// Run one workload in a child; returns (peak RSS in KiB, error message).
@@ -240,14 +318,25 @@ fn measure(name: &str) -> (u64, String) {
         .output()
         .expect("run child");
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{name}: child failed\n{stdout}\n{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name}: child failed\n{stdout}\n{}",
+        text(&out.stderr)
+    );
     let line = stdout
         .lines()
         .find_map(|l| l.find("RSS_CHILD_KB=").map(|i| &l[i..]))
         .expect("child report");
     eprintln!("{name}: {line}");
-    let kb = line["RSS_CHILD_KB=".len()..].split(' ').next().and_then(|v| v.parse().ok()).expect("kb");
-    let msg = line.split_once("MESSAGE=").map(|(_, m)| m.to_string()).unwrap_or_default();
+    let kb = line["RSS_CHILD_KB=".len()..]
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("kb");
+    let msg = line
+        .split_once("MESSAGE=")
+        .map(|(_, m)| m.to_string())
+        .unwrap_or_default();
     (kb, msg)
 }
 
@@ -255,7 +344,10 @@ fn measure(name: &str) -> (u64, String) {
 fn sigma_alias_bombs_are_refused_under_100_mb() {
     for name in ["sigma-laughs", "sigma-strings"] {
         let (kb, msg) = measure(name);
-        assert!(msg.contains("bomb.yml:") && msg.contains("too large"), "{name}: {msg}");
+        assert!(
+            msg.contains("bomb.yml:") && msg.contains("too large"),
+            "{name}: {msg}"
+        );
         assert!(kb < RSS_LIMIT_KB, "{name}: peak RSS {kb} KiB");
     }
 }
@@ -274,10 +366,20 @@ fn fixture_mapping_and_pipeline_alias_bombs_are_refused_under_100_mb() {
         "pipeline-strings",
     ] {
         let (kb, msg) = measure(name);
-        assert!(msg.contains("too large a document (over 16 MiB)"), "{name}: {msg}");
+        assert!(
+            msg.contains("too large a document (over 16 MiB)"),
+            "{name}: {msg}"
+        );
         let at = msg.split("bomb.yml:").nth(1).unwrap_or_default();
-        let pos: Vec<u32> = at.split(':').take(2).filter_map(|x| x.trim().parse().ok()).collect();
-        assert!(pos.len() == 2 && pos[0] > 1 && pos[1] > 1, "{name}: no line and column: {msg}");
+        let pos: Vec<u32> = at
+            .split(':')
+            .take(2)
+            .filter_map(|x| x.trim().parse().ok())
+            .collect();
+        assert!(
+            pos.len() == 2 && pos[0] > 1 && pos[1] > 1,
+            "{name}: no line and column: {msg}"
+        );
         assert!(kb < RSS_LIMIT_KB, "{name}: peak RSS {kb} KiB: {msg}");
     }
 }
@@ -297,7 +399,10 @@ fn mapping_and_pipeline_bombs_through_the_cli_are_refused_with_a_position() {
         let stderr = text(&out.stderr);
         assert_ne!(out.status.code(), Some(0), "{opt}: {stderr}");
         let name = file.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(stderr.contains(&format!("{name}:{line}:")) && stderr.contains("16 MiB"), "{opt}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}:{line}:")) && stderr.contains("16 MiB"),
+            "{opt}: {stderr}"
+        );
     }
 }
 
@@ -320,7 +425,8 @@ fn a_100_mb_rule_file_is_refused_with_a_message() {
         for _ in 0..(100 * 1024) {
             f.write_all(line.as_bytes()).expect("write");
         }
-        f.write_all(SIGMA_AT.replace("BOMB", "x").as_bytes()).expect("write");
+        f.write_all(SIGMA_AT.replace("BOMB", "x").as_bytes())
+            .expect("write");
     }
     assert!(std::fs::metadata(&big).expect("meta").len() >= 100 << 20);
     let start = Instant::now();
@@ -328,7 +434,10 @@ fn a_100_mb_rule_file_is_refused_with_a_message() {
     let elapsed = start.elapsed();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains("big.yml") && stderr.contains("limit"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("big.yml") && stderr.contains("limit"),
+        "stderr: {stderr}"
+    );
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
 }
 
@@ -353,17 +462,25 @@ fn regexes_have_size_limits_and_no_catastrophic_backtracking() {
     let input = format!("{}!", "a".repeat(100_000));
     let start = Instant::now();
     assert!(!evil.is_match(&input));
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     // PCRE-only features are refused with a message rather than approximated silently.
     for pcre in [r"(?<=a)b", r"(a)\1", r"a(?=b)", r"(?>a)"] {
-        assert!(ruleport_model::matching::compile_regex(&spec(pcre)).is_err(), "{pcre}");
+        assert!(
+            ruleport_model::matching::compile_regex(&spec(pcre)).is_err(),
+            "{pcre}"
+        );
     }
 }
 
 #[test]
 fn pipeline_regexes_have_size_limits() {
     let y = "name: p\ntransformations:\n  - type: replace_string\n    regex: '(\\w{100}){100}[a-z]{1000}'\n    replacement: x\n";
-    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(y, Path::new("re.yml")).expect_err("size limit");
+    let e = ruleport_mapping::pipeline::load_pysigma_pipeline(y, Path::new("re.yml"))
+        .expect_err("size limit");
     assert!(e.to_string().contains("size limit"), "{e}");
     // A large but acceptable regex still compiles.
     let y = "name: p\ntransformations:\n  - type: replace_string\n    regex: '\\w{100}'\n    replacement: x\n";
@@ -381,10 +498,15 @@ fn splunk_raw_term_regexes_have_size_limits() {
     let events = [serde_json::json!({"sourcetype": "x", "_time": 1, "_raw": raw})];
     let start = Instant::now();
     let out = q.run(&events).expect("runs");
-    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
     assert_eq!(out.len(), 0, "an over-limit term matches nothing");
     // The same term with 1,000 wildcards is under the limit and matches (each `*` matches nothing).
-    let q = ruleport_splunk::compile(&format!("sourcetype=x \"{}\"", "ab*".repeat(1_000))).expect("compiles");
+    let q = ruleport_splunk::compile(&format!("sourcetype=x \"{}\"", "ab*".repeat(1_000)))
+        .expect("compiles");
     assert_eq!(q.run(&events).expect("runs").len(), 1);
 }
 
@@ -393,19 +515,35 @@ fn pcre_only_regexes_in_sigma_are_reported() {
     let y = "title: r\nid: 1d6b3d0a-5a3e-4b8e-9c1f-2e3d4c5b6a79\nlogsource:\n  product: windows\n\
              detection:\n  selection:\n    CommandLine|re: '(a)\\1(?<=x)'\n  condition: selection\n";
     let out = ruleport_sigma::import_str(y, Some(Path::new("re.yml")));
-    let d = out.diagnostics.iter().find(|d| d.is_error()).map(|d| d.to_string()).unwrap_or_default();
-    assert!(out.rules.is_empty() && d.contains("re.yml:7:"), "{d} {:?}", out.rules.len());
+    let d = out
+        .diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    assert!(
+        out.rules.is_empty() && d.contains("re.yml:7:"),
+        "{d} {:?}",
+        out.rules.len()
+    );
 }
 
 #[test]
 fn a_long_glob_value_matches_in_linear_time() {
     use ruleport_model::{matching::GlobMatcher, Case, StrPattern};
-    let g = GlobMatcher::new(&StrPattern::from_glob_unescaped(&format!("{}b", "*a".repeat(100))), Case::Insensitive);
+    let g = GlobMatcher::new(
+        &StrPattern::from_glob_unescaped(&format!("{}b", "*a".repeat(100))),
+        Case::Insensitive,
+    );
     let hay = "a".repeat(100_000);
     let start = Instant::now();
     assert!(!g.is_match(&hay));
     assert!(g.is_match(&format!("{hay}B")));
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 // ---------- wide input ----------
@@ -415,7 +553,8 @@ fn a_long_glob_value_matches_in_linear_time() {
 #[test]
 fn wide_queries_parse_in_near_linear_time() {
     let n = 20_000;
-    let terms = |f: &dyn Fn(usize) -> String, sep: &str| (0..n).map(f).collect::<Vec<_>>().join(sep);
+    let terms =
+        |f: &dyn Fn(usize) -> String, sep: &str| (0..n).map(f).collect::<Vec<_>>().join(sep);
     let cases: Vec<(&str, String, Box<dyn Fn(&str) -> bool>)> = vec![
         ("kuery", terms(&|i| format!("a:\"v{i}\""), " or "), Box::new(|q| ruleport_kuery::parse_to_expr(q).is_ok())),
         ("eql", format!("any where {}", terms(&|i| format!("a == \"v{i}\""), " or ")), Box::new(|q| ruleport_eql::parse(q).is_ok())),
@@ -444,20 +583,37 @@ fn wide_queries_parse_in_near_linear_time() {
 #[test]
 fn deepest_accepted_queries_survive_every_stage() {
     use ruleport_model::{
-        Detection, EventFilter, FieldKind, MappedRule, QueryLanguage, RuleFormat, Schema, SourceSelection,
+        Detection, EventFilter, FieldKind, MappedRule, QueryLanguage, RuleFormat, Schema,
+        SourceSelection,
     };
     let depth = ruleport_kuery::MAX_DEPTH.min(ruleport_eql::MAX_DEPTH) - 6;
     let queries = [
         format!("{}a:b{}", "(".repeat(depth), ")".repeat(depth)),
         // `not (` counts two levels.
         format!("{}a:b{}", "not (".repeat(depth / 2), ")".repeat(depth / 2)),
-        (0..depth / 2).fold("a:b".to_string(), |q, i| if i % 2 == 0 { format!("(c:{i} or {q})") } else { format!("not (d:{i} and {q})") }),
-        (0..depth / 4).fold("a:b".to_string(), |q, i| if i % 2 == 0 { format!("(c:{i} or {q})") } else { format!("not (d:{i} and {q})") }),
+        (0..depth / 2).fold("a:b".to_string(), |q, i| {
+            if i % 2 == 0 {
+                format!("(c:{i} or {q})")
+            } else {
+                format!("not (d:{i} and {q})")
+            }
+        }),
+        (0..depth / 4).fold("a:b".to_string(), |q, i| {
+            if i % 2 == 0 {
+                format!("(c:{i} or {q})")
+            } else {
+                format!("not (d:{i} and {q})")
+            }
+        }),
     ];
     for q in &queries {
         let expr = ruleport_kuery::parse_to_expr(q).unwrap_or_else(|d| panic!("{d}"));
         let rule = ruleport_model::Rule {
-            meta: ruleport_model::RuleMeta { id: "deep".into(), title: "deep".into(), ..Default::default() },
+            meta: ruleport_model::RuleMeta {
+                id: "deep".into(),
+                title: "deep".into(),
+                ..Default::default()
+            },
             logsource: Default::default(),
             detection: Detection::Query(EventFilter::new(expr.clone())),
             schema: Schema::Ecs,
@@ -466,8 +622,12 @@ fn deepest_accepted_queries_survive_every_stage() {
             original_query: Some(q.clone()),
             provenance: Default::default(),
         };
-        let events = [serde_json::json!({"a": "b", "c": "1", "d": "2", "Type": "T"}), serde_json::json!({"Type": "T"})];
-        let reference = ruleport_model::eval::RuleEvaluator::new(&rule).expect("reference compiles");
+        let events = [
+            serde_json::json!({"a": "b", "c": "1", "d": "2", "Type": "T"}),
+            serde_json::json!({"Type": "T"}),
+        ];
+        let reference =
+            ruleport_model::eval::RuleEvaluator::new(&rule).expect("reference compiles");
         let _ = reference.run(&events, None);
         let langs: [(Box<dyn QueryLanguage>, Schema); 4] = [
             (Box::new(ruleport_kuery::Kuery), Schema::Ecs),
@@ -478,12 +638,22 @@ fn deepest_accepted_queries_survive_every_stage() {
         for (lang, schema) in langs {
             let mut m = MappedRule::identity(rule.clone());
             m.target_schema = schema;
-            m.selection = SourceSelection { tables: vec!["T".into()], ..Default::default() };
+            m.selection = SourceSelection {
+                tables: vec!["T".into()],
+                ..Default::default()
+            };
             for f in expr.fields() {
                 m.field_kinds.insert(f, FieldKind::Keyword);
             }
             let outcome = lang.emit(&m);
-            eprintln!("{}: {}", lang.id(), match &outcome { Ok(p) => format!("{} bytes", p.text.len()), Err(u) => u.code.clone() });
+            eprintln!(
+                "{}: {}",
+                lang.id(),
+                match &outcome {
+                    Ok(p) => format!("{} bytes", p.text.len()),
+                    Err(u) => u.code.clone(),
+                }
+            );
             match outcome {
                 Ok(port) => match lang.compile(&port.text) {
                     Ok(c) => {
@@ -496,8 +666,10 @@ fn deepest_accepted_queries_survive_every_stage() {
                 Err(u) => assert!(!u.reason.is_empty(), "{}", lang.id()),
             }
         }
-        let formats: [Box<dyn RuleFormat>; 2] =
-            [Box::new(ruleport_sigma::SigmaFormat), Box::new(ruleport_elastic::ElasticFormat)];
+        let formats: [Box<dyn RuleFormat>; 2] = [
+            Box::new(ruleport_sigma::SigmaFormat),
+            Box::new(ruleport_elastic::ElasticFormat),
+        ];
         for f in formats {
             let mut m = MappedRule::identity(rule.clone());
             m.target_schema = f.schema();
@@ -513,7 +685,8 @@ fn deepest_accepted_queries_survive_every_stage() {
 #[test]
 fn utf16_and_binary_files_are_refused_with_a_position() {
     let dir = tempfile::tempdir().expect("tmp");
-    let rule = "title: t\nid: 5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d\nlogsource:\n  product: windows\n\
+    let rule =
+        "title: t\nid: 5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d\nlogsource:\n  product: windows\n\
                 detection:\n  selection:\n    CommandLine: x\n  condition: selection\n";
     let le = dir.path().join("le.yml");
     let mut b = vec![0xff, 0xfe];
@@ -526,13 +699,27 @@ fn utf16_and_binary_files_are_refused_with_a_position() {
     // A NUL byte on line 3, after `abcdé` (5 characters): column 6.
     let bin = dir.path().join("bin.yml");
     std::fs::write(&bin, "title: t\nid: x\nabcd\u{e9}\0rest\n").expect("write");
-    let out = ruleport(&["check", le.to_str().expect("utf8"), be.to_str().expect("utf8"), bin.to_str().expect("utf8")]);
+    let out = ruleport(&[
+        "check",
+        le.to_str().expect("utf8"),
+        be.to_str().expect("utf8"),
+        bin.to_str().expect("utf8"),
+    ]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     for name in ["le.yml", "be.yml"] {
-        assert!(stderr.lines().any(|l| l.contains(&format!("{name}:1:1:")) && l.contains("UTF-16 file: save it as UTF-8")), "{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.contains(&format!("{name}:1:1:"))
+                && l.contains("UTF-16 file: save it as UTF-8")),
+            "{stderr}"
+        );
     }
-    assert!(stderr.lines().any(|l| l.contains("bin.yml:3:6:") && l.contains("E-BINARY")), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("bin.yml:3:6:") && l.contains("E-BINARY")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -546,13 +733,25 @@ fn convert_text_output_escapes_control_characters_in_titles() {
          detection:\n  selection:\n    CommandLine|contains: x\n  condition: selection\n",
     )
     .expect("write");
-    let out = ruleport(&["convert", "-q", "--to", "kuery,eql", rule.to_str().expect("utf8")]);
+    let out = ruleport(&[
+        "convert",
+        "-q",
+        "--to",
+        "kuery,eql",
+        rule.to_str().expect("utf8"),
+    ]);
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("# red\\u{1b}[31m\\u{d}fake\\u{7} ("), "{stdout}");
+    assert!(
+        stdout.contains("# red\\u{1b}[31m\\u{d}fake\\u{7} ("),
+        "{stdout}"
+    );
     for s in [&stdout, &stderr] {
-        assert!(!s.contains(['\u{1b}', '\r', '\u{7}']), "raw control characters: {s:?}");
+        assert!(
+            !s.contains(['\u{1b}', '\r', '\u{7}']),
+            "raw control characters: {s:?}"
+        );
     }
 }
 
@@ -567,13 +766,42 @@ fn convert_text_output_escapes_control_characters_in_queries() {
     )
     .expect("write");
     // SPL has no escape for ESC: the query holds it raw, so the text output shows it escaped and says so.
-    let out = ruleport(&["convert", "-q", "--to", "splunk", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let out = ruleport(&[
+        "convert",
+        "-q",
+        "--to",
+        "splunk",
+        "--on-approximate",
+        "ignore",
+        rule.to_str().expect("utf8"),
+    ]);
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
-    assert!(!stdout.contains('\u{1b}') && stdout.contains("*a\\u{1b}[31mb*"), "{stdout:?}");
-    assert!(stderr.contains("splunk query holds control characters"), "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}') && stdout.contains("*a\\u{1b}[31mb*"),
+        "{stdout:?}"
+    );
+    assert!(
+        stderr.contains("splunk query holds control characters"),
+        "{stderr}"
+    );
     // JSON output keeps the exact query.
-    let out = ruleport(&["convert", "-q", "--to", "splunk", "--format", "json", "--on-approximate", "ignore", rule.to_str().expect("utf8")]);
+    let out = ruleport(&[
+        "convert",
+        "-q",
+        "--to",
+        "splunk",
+        "--format",
+        "json",
+        "--on-approximate",
+        "ignore",
+        rule.to_str().expect("utf8"),
+    ]);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(rows[0]["text"].as_str().is_some_and(|q| q.contains("*a\u{1b}[31mb*")), "{rows}");
+    assert!(
+        rows[0]["text"]
+            .as_str()
+            .is_some_and(|q| q.contains("*a\u{1b}[31mb*")),
+        "{rows}"
+    );
 }

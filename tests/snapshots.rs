@@ -17,11 +17,21 @@ fn generated_queries() {
     settings.bind(|| {
         for lr in &loaded.rules {
             let rel = lr.path.strip_prefix(&root).unwrap_or(&lr.path);
-            let stem = rel.with_extension("").to_string_lossy().replace(['/', '\\'], "__");
+            let stem = rel
+                .with_extension("")
+                .to_string_lossy()
+                .replace(['/', '\\'], "__");
             for t in TargetId::ALL {
                 let body = match conv.port(&lr.rule, t) {
                     Ok(p) => {
-                        let mut s = format!("fidelity: {}\n", if p.fidelity.is_exact() { "exact" } else { "approximate" });
+                        let mut s = format!(
+                            "fidelity: {}\n",
+                            if p.fidelity.is_exact() {
+                                "exact"
+                            } else {
+                                "approximate"
+                            }
+                        );
                         for r in p.fidelity.reasons() {
                             s.push_str(&format!("reason: {r}\n"));
                         }

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ruleport", version, about = "Port detection rules between SIEMs and prove every port correct")]
+#[command(
+    name = "ruleport",
+    version,
+    about = "Port detection rules between SIEMs and prove every port correct"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,8 +46,10 @@ impl MappingArgs {
             .parse::<SentinelSet>()
             .map_err(|e| Diagnostic::error("E-USAGE", e))?;
         for p in &self.pipelines {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Diagnostic::error("E-PIPELINE-READ", format!("cannot read pipeline: {e}")).in_file(p))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Diagnostic::error("E-PIPELINE-READ", format!("cannot read pipeline: {e}"))
+                    .in_file(p)
+            })?;
             m.add_pipeline(ruleport_mapping::pipeline::load_pysigma_pipeline(&text, p)?);
         }
         let mut conv = Converter::new(m);
@@ -65,7 +71,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Targets: kuery, eql, splunk, sentinel, sigma, elastic (comma-separated).
-        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "kuery,eql,splunk,sentinel"
+        )]
         to: Vec<TargetId>,
         /// What an approximate port does: ignore, warn (reasons to stderr) or error.
         #[arg(long, default_value = "warn")]
@@ -82,7 +92,11 @@ enum Command {
     Test {
         /// Rules, fixture files and directories (default: rules/).
         paths: Vec<PathBuf>,
-        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel,sigma,elastic")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "kuery,eql,splunk,sentinel,sigma,elastic"
+        )]
         targets: Vec<TargetId>,
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
@@ -110,7 +124,11 @@ enum Command {
         /// Write new and changed snapshots instead of failing on them.
         #[arg(long)]
         accept: bool,
-        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel,sigma,elastic")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "kuery,eql,splunk,sentinel,sigma,elastic"
+        )]
         targets: Vec<TargetId>,
         #[command(flatten)]
         mapping: MappingArgs,
@@ -120,7 +138,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Target schemas: ecs (kuery, EQL), splunk, sentinel, sigma.
-        #[arg(long, value_delimiter = ',', default_value = "ecs,splunk,sentinel,sigma")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "ecs,splunk,sentinel,sigma"
+        )]
         schemas: Vec<String>,
         /// How many unmapped log sources and fields to list.
         #[arg(long, default_value = "15")]
@@ -143,7 +165,11 @@ enum Command {
         /// The shared folder (default: $RULEPORT_SHARED or ../shared).
         #[arg(long)]
         shared: Option<PathBuf>,
-        #[arg(long, value_delimiter = ',', default_value = "kuery,eql,splunk,sentinel")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "kuery,eql,splunk,sentinel"
+        )]
         targets: Vec<TargetId>,
         /// Baseline counts (JSON); with --update-baseline it is rewritten.
         #[arg(long)]
@@ -201,7 +227,15 @@ fn main() -> ExitCode {
             differential,
             regression,
             mapping,
-        } => test(paths, &targets, format, junit, differential, regression, &mapping),
+        } => test(
+            paths,
+            &targets,
+            format,
+            junit,
+            differential,
+            regression,
+            &mapping,
+        ),
         Command::Snapshot {
             paths,
             dir,
@@ -209,7 +243,11 @@ fn main() -> ExitCode {
             targets,
             mapping,
         } => snapshot(paths, &dir, accept, &targets, &mapping),
-        Command::View { fixtures, targets, mapping } => view(&fixtures, &targets, &mapping),
+        Command::View {
+            fixtures,
+            targets,
+            mapping,
+        } => view(&fixtures, &targets, &mapping),
         Command::Coverage {
             paths,
             schemas,
@@ -223,7 +261,14 @@ fn main() -> ExitCode {
             update_baseline,
             no_differential,
             mapping,
-        } => corpus(shared, &targets, baseline, update_baseline, !no_differential, &mapping),
+        } => corpus(
+            shared,
+            &targets,
+            baseline,
+            update_baseline,
+            !no_differential,
+            &mapping,
+        ),
         Command::Check { paths } => check(&paths),
         Command::Pack {
             paths,
@@ -256,7 +301,13 @@ fn safe(s: &str) -> std::borrow::Cow<'_, str> {
     ruleport_model::diag::terminal_safe(s, false)
 }
 
-fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, conv: &Converter) -> FileOutput {
+fn convert_file(
+    path: &std::path::Path,
+    to: &[TargetId],
+    policy: ApproximationPolicy,
+    format: OutputFormat,
+    conv: &Converter,
+) -> FileOutput {
     use ruleport_eval::load::{file_kind, load_rule_file, read_text, FileKind};
     let mut out = FileOutput::default();
     let text = match read_text(path) {
@@ -267,7 +318,9 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
             return out;
         }
     };
-    let Some(kind) = file_kind(path, Some(&text)) else { return out };
+    let Some(kind) = file_kind(path, Some(&text)) else {
+        return out;
+    };
     if kind == FileKind::Fixtures {
         return out;
     }
@@ -303,7 +356,8 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
                         let mut row = base;
                         row["status"] = status.into();
                         row["text"] = port.text.clone().into();
-                        row["reasons"] = serde_json::to_value(port.fidelity.reasons()).unwrap_or_default();
+                        row["reasons"] =
+                            serde_json::to_value(port.fidelity.reasons()).unwrap_or_default();
                         out.json.push(row);
                     } else {
                         // SPL has no escape for control characters, so a query may hold them raw.
@@ -348,7 +402,14 @@ fn convert_file(path: &std::path::Path, to: &[TargetId], policy: ApproximationPo
 
 /// Files are converted in parallel chunks and written in input order as each chunk completes,
 /// so output streams and stays deterministic.
-fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, format: OutputFormat, quiet: bool, m: &MappingArgs) -> ExitCode {
+fn convert(
+    paths: &[PathBuf],
+    to: &[TargetId],
+    policy: ApproximationPolicy,
+    format: OutputFormat,
+    quiet: bool,
+    m: &MappingArgs,
+) -> ExitCode {
     use rayon::prelude::*;
     let conv = match converter_or_exit(m) {
         Ok(c) => c,
@@ -364,8 +425,10 @@ fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, form
     let bar = if show_progress {
         let b = indicatif::ProgressBar::new(files.len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed_precise} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files {elapsed_precise} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -375,7 +438,10 @@ fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, form
     let mut json_rows = Vec::new();
     let mut rules = 0usize;
     for chunk in files.chunks(256) {
-        let outputs: Vec<FileOutput> = chunk.par_iter().map(|p| convert_file(p, to, policy, format, &conv)).collect();
+        let outputs: Vec<FileOutput> = chunk
+            .par_iter()
+            .map(|p| convert_file(p, to, policy, format, &conv))
+            .collect();
         let mut lock = stdout.lock();
         for o in outputs {
             for line in &o.stderr {
@@ -398,7 +464,10 @@ fn convert(paths: &[PathBuf], to: &[TargetId], policy: ApproximationPolicy, form
         b.finish_and_clear();
     }
     if format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&json_rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_rows).unwrap_or_default()
+        );
     }
     if rules == 0 && !failed {
         eprintln!("no rules found in the given paths");
@@ -425,7 +494,11 @@ fn test(
         Ok(c) => c,
         Err(code) => return code,
     };
-    let paths = if paths.is_empty() && regression.is_none() { vec![PathBuf::from("rules")] } else { paths };
+    let paths = if paths.is_empty() && regression.is_none() {
+        vec![PathBuf::from("rules")]
+    } else {
+        paths
+    };
     let mut loaded = load_paths(&paths);
     let mut pairs = pair_fixtures(&mut loaded);
     if let Some(dir) = &regression {
@@ -456,7 +529,10 @@ fn test(
                 "rules": reports,
                 "counts": report::counts(&reports, targets),
             });
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
         }
         OutputFormat::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -487,7 +563,12 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     let loaded = load_paths(paths);
     print_diagnostics(&loaded);
     let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
-    println!("{} rule(s) read, {} file(s) failed, {} error(s)", loaded.rules.len(), loaded.failed_files, errors);
+    println!(
+        "{} rule(s) read, {} file(s) failed, {} error(s)",
+        loaded.rules.len(),
+        loaded.failed_files,
+        errors
+    );
     if loaded.has_errors() {
         ExitCode::from(1)
     } else {
@@ -507,7 +588,10 @@ fn pack(paths: &[PathBuf], out: PathBuf, templates: Option<PathBuf>, m: &Mapping
         .iter()
         .map(|lr| ruleport_pack::PackInput {
             rule: lr.rule.clone(),
-            ports: TargetId::ALL.iter().map(|&t| (t, conv.port(&lr.rule, t))).collect(),
+            ports: TargetId::ALL
+                .iter()
+                .map(|&t| (t, conv.port(&lr.rule, t)))
+                .collect(),
         })
         .collect();
     let opts = ruleport_pack::PackOptions {
@@ -530,13 +614,23 @@ fn pack(paths: &[PathBuf], out: PathBuf, templates: Option<PathBuf>, m: &Mapping
     }
 }
 
-fn snapshot(paths: Vec<PathBuf>, dir: &std::path::Path, accept: bool, targets: &[TargetId], m: &MappingArgs) -> ExitCode {
+fn snapshot(
+    paths: Vec<PathBuf>,
+    dir: &std::path::Path,
+    accept: bool,
+    targets: &[TargetId],
+    m: &MappingArgs,
+) -> ExitCode {
     use ruleport_eval::snapshot::SnapshotOutcome;
     let conv = match converter_or_exit(m) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let paths = if paths.is_empty() { vec![PathBuf::from("rules")] } else { paths };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("rules")]
+    } else {
+        paths
+    };
     let loaded = load_paths(&paths);
     print_diagnostics(&loaded);
     let entries = match ruleport_eval::snapshot::run(&loaded.rules, targets, dir, accept, &conv) {
@@ -575,7 +669,14 @@ fn snapshot(paths: Vec<PathBuf>, dir: &std::path::Path, accept: bool, targets: &
     }
 }
 
-fn corpus(shared: Option<PathBuf>, targets: &[TargetId], baseline: Option<PathBuf>, update: bool, differential: bool, m: &MappingArgs) -> ExitCode {
+fn corpus(
+    shared: Option<PathBuf>,
+    targets: &[TargetId],
+    baseline: Option<PathBuf>,
+    update: bool,
+    differential: bool,
+    m: &MappingArgs,
+) -> ExitCode {
     use ruleport_eval::corpus;
     let conv = match converter_or_exit(m) {
         Ok(c) => c,
@@ -594,13 +695,18 @@ fn corpus(shared: Option<PathBuf>, targets: &[TargetId], baseline: Option<PathBu
     let mut problems = Vec::new();
     if let Some(b) = &baseline {
         if update {
-            if let Err(e) = std::fs::write(b, serde_json::to_string_pretty(&report).unwrap_or_default() + "\n") {
+            if let Err(e) = std::fs::write(
+                b,
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+            ) {
                 eprintln!("{}: cannot write baseline: {e}", b.display());
                 return ExitCode::from(1);
             }
             println!("baseline written to {}", b.display());
         } else {
-            match std::fs::read_to_string(b).map(|t| serde_json::from_str::<corpus::CorpusReport>(&t)) {
+            match std::fs::read_to_string(b)
+                .map(|t| serde_json::from_str::<corpus::CorpusReport>(&t))
+            {
                 Ok(Ok(base)) => problems = corpus::regressions(&report, &base),
                 Ok(Err(e)) => problems.push(format!("{}: invalid baseline: {e}", b.display())),
                 Err(e) => problems.push(format!("{}: cannot read baseline: {e}", b.display())),
@@ -637,13 +743,19 @@ fn view(fixtures: &std::path::Path, targets: &[TargetId], m: &MappingArgs) -> Ex
     for case in &file.cases {
         println!("== {}", case.name);
         for &t in targets {
-            let Some(schema) = ruleport_eval::query_language(t).map(|l| l.schema()) else { continue };
+            let Some(schema) = ruleport_eval::query_language(t).map(|l| l.schema()) else {
+                continue;
+            };
             let mapped = conv.mapping.map_rule(rule, schema);
             let table = mapped.selection.tables.first().map(String::as_str);
             for e in case.events() {
-                let v = conv
-                    .mapping
-                    .view_event_in(&e, from, case.logsource.as_deref().or(file.logsource.as_deref()), schema, table);
+                let v = conv.mapping.view_event_in(
+                    &e,
+                    from,
+                    case.logsource.as_deref().or(file.logsource.as_deref()),
+                    schema,
+                    table,
+                );
                 println!("{t}: {}", serde_json::to_string(&v).unwrap_or_default());
             }
         }

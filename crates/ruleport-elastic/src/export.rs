@@ -120,14 +120,17 @@ fn eql_text(
 ) -> Result<String, Unsupported> {
     let r = &mr.rule;
     if let Some(orig) = r.original_query.as_ref() {
-        if r.language == "eql" && crate::eql::parse(orig).ok() == Some((det.clone(), r.meta.result_limit)) {
+        if r.language == "eql"
+            && crate::eql::parse(orig).ok() == Some((det.clone(), r.meta.result_limit))
+        {
             return Ok(orig.clone());
         }
     }
-    let (text, a) = crate::eql::emit(det, r.meta.result_limit, &kuery_kind(mr)).map_err(|mut u| {
-        u.target = TargetId::Elastic;
-        u
-    })?;
+    let (text, a) =
+        crate::eql::emit(det, r.meta.result_limit, &kuery_kind(mr)).map_err(|mut u| {
+            u.target = TargetId::Elastic;
+            u
+        })?;
     approx.extend(a);
     Ok(text)
 }

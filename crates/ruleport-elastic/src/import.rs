@@ -5,8 +5,8 @@ use crate::schema::*;
 use ruleport_model::diag::did_you_mean;
 use ruleport_model::{
     AggCondition, Aggregation, AttackRef, CmpOp, Detection, Diagnostic, EventFilter, EventSource,
-    LogSource, Metric, NewTerms, Provenance, ResultLimit, Rule, RuleMeta, Schema, Severity, SourceFormat,
-    Technique, ThreatMapping, TimeSpan, UnsupportedDetection, WindowKind,
+    LogSource, Metric, NewTerms, Provenance, ResultLimit, Rule, RuleMeta, Schema, Severity,
+    SourceFormat, Technique, ThreatMapping, TimeSpan, UnsupportedDetection, WindowKind,
 };
 use serde_json::Value as Json;
 use std::collections::BTreeMap;

@@ -759,16 +759,25 @@ fn eql_rules_import_and_errors_are_shifted_into_the_file() {
 fn a_head_or_tail_pipe_becomes_the_rules_result_limit() {
     let q = "sequence by host.id [authentication where event.outcome == \"failure\"] with runs=3 [authentication where event.outcome == \"success\"] | tail 1";
     let r = import(&eql_rule(q));
-    assert!(matches!(r.detection, Detection::Sequence(_)), "{:?}", r.detection);
+    assert!(
+        matches!(r.detection, Detection::Sequence(_)),
+        "{:?}",
+        r.detection
+    );
     assert_eq!(
         r.meta.result_limit,
-        Some(ruleport_model::ResultLimit { keep: ruleport_model::LimitKeep::Last, count: 1 })
+        Some(ruleport_model::ResultLimit {
+            keep: ruleport_model::LimitKeep::Last,
+            count: 1
+        })
     );
     assert!(same_without_provenance(&export_import(&r), &r));
     // Re-emitted (not the original text), the pipe is still written.
     let mut fresh = r.clone();
     fresh.original_query = None;
-    let port = ElasticFormat.export(&MappedRule::identity(fresh)).expect("export");
+    let port = ElasticFormat
+        .export(&MappedRule::identity(fresh))
+        .expect("export");
     assert!(port.text.contains("| tail 1"), "{}", port.text);
     assert_eq!(import(&port.text).meta.result_limit, r.meta.result_limit);
 }
@@ -776,7 +785,9 @@ fn a_head_or_tail_pipe_becomes_the_rules_result_limit() {
 #[test]
 fn valid_eql_the_model_cannot_hold_is_kept_as_unsupported() {
     // Two pipes select a slice of the results, which one limit cannot say.
-    let r = import(&eql_rule("process where process.name == \"ssh\" | head 5 | tail 2"));
+    let r = import(&eql_rule(
+        "process where process.name == \"ssh\" | head 5 | tail 2",
+    ));
     let Detection::Unsupported(u) = &r.detection else {
         panic!("{:?}", r.detection)
     };

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 fn corpus_dir() -> PathBuf {
     std::env::var_os("RULEPORT_ELASTIC_CORPUS")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("RULEPORT_SHARED").map(|s| PathBuf::from(s).join("corpus/elastic")))
+        .or_else(|| {
+            std::env::var_os("RULEPORT_SHARED").map(|s| PathBuf::from(s).join("corpus/elastic"))
+        })
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/elastic")
         })

@@ -22,8 +22,8 @@ pub use eval::{CompiledEql, KeyValue, Match};
 pub use parser::MAX_DEPTH;
 
 use ruleport_model::{
-    CompiledQuery, Detection, Diagnostic, LimitKeep, ResultLimit, Fidelity, MappedRule, Port, QueryLanguage, Schema,
-    TargetId, Unsupported,
+    CompiledQuery, Detection, Diagnostic, Fidelity, LimitKeep, MappedRule, Port, QueryLanguage,
+    ResultLimit, Schema, TargetId, Unsupported,
 };
 
 /// Parse Elasticsearch EQL text; diagnostics carry 1-based positions relative to `text`.
@@ -37,7 +37,9 @@ pub fn lower(query: &ast::Query) -> Result<Detection, Diagnostic> {
 }
 
 /// Lower a parsed query to the rule model with its `head`/`tail` result limit.
-pub fn lower_with_limit(query: &ast::Query) -> Result<(Detection, Option<ResultLimit>), Diagnostic> {
+pub fn lower_with_limit(
+    query: &ast::Query,
+) -> Result<(Detection, Option<ResultLimit>), Diagnostic> {
     lower::lower_with_limit(query)
 }
 
@@ -131,7 +133,8 @@ impl QueryLanguage for Eql {
 
     fn emit(&self, rule: &MappedRule) -> Result<Port, Unsupported> {
         let det = with_selection(rule);
-        let (text, mut reasons) = emit_with_limit(&det, rule.rule.meta.result_limit, &|f| rule.kind_of(f))?;
+        let (text, mut reasons) =
+            emit_with_limit(&det, rule.rule.meta.result_limit, &|f| rule.kind_of(f))?;
         reasons.extend(rule.approximations.iter().cloned());
         Ok(Port {
             target: TargetId::Eql,

@@ -13,9 +13,9 @@ use crate::lucene;
 use crate::parser::{RED_ZONE, STACK_CHUNK};
 use ruleport_model::functions::eval_operand;
 use ruleport_model::{
-    ArithOp, Case, CmpOp, Detection, LimitKeep, ResultLimit, Diagnostic, EventFilter, EventSource, Expr as IrExpr,
-    FieldRefKind, Op, Operand, Predicate, RegexAnchor, RegexSpec, Sample, Scalar, SeqStep,
-    Sequence, StrPattern, Subject,
+    ArithOp, Case, CmpOp, Detection, Diagnostic, EventFilter, EventSource, Expr as IrExpr,
+    FieldRefKind, LimitKeep, Op, Operand, Predicate, RegexAnchor, RegexSpec, ResultLimit, Sample,
+    Scalar, SeqStep, Sequence, StrPattern, Subject,
 };
 use serde_json::Value;
 
@@ -28,7 +28,9 @@ pub(crate) fn lower_query(q: &Query) -> Result<Detection, Diagnostic> {
             "a `head`/`tail` pipe is a result limit, not part of the detection",
         )
         .at_opt(pos)
-        .with_hint("lower the query with `lower_with_limit`, which returns the limit beside the detection"));
+        .with_hint(
+            "lower the query with `lower_with_limit`, which returns the limit beside the detection",
+        ));
     }
     lower_body(q)
 }
@@ -39,11 +41,20 @@ pub(crate) fn lower_with_limit(q: &Query) -> Result<(Detection, Option<ResultLim
     let limit = match q.pipes.as_slice() {
         [] => None,
         [Pipe::Head(0) | Pipe::Tail(0)] => {
-            return Err(Diagnostic::error("eql-pipe", "a `head 0`/`tail 0` pipe returns nothing: the rule could never fire")
-                .at_opt(pos));
+            return Err(Diagnostic::error(
+                "eql-pipe",
+                "a `head 0`/`tail 0` pipe returns nothing: the rule could never fire",
+            )
+            .at_opt(pos));
         }
-        [Pipe::Head(n)] => Some(ResultLimit { keep: LimitKeep::First, count: *n }),
-        [Pipe::Tail(n)] => Some(ResultLimit { keep: LimitKeep::Last, count: *n }),
+        [Pipe::Head(n)] => Some(ResultLimit {
+            keep: LimitKeep::First,
+            count: *n,
+        }),
+        [Pipe::Tail(n)] => Some(ResultLimit {
+            keep: LimitKeep::Last,
+            count: *n,
+        }),
         _ => {
             return Err(Diagnostic::error(
                 "eql-pipe",

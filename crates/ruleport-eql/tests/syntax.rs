@@ -157,20 +157,53 @@ fn pipes_lower_to_a_result_limit_beside_the_detection() {
     // The detection-only lowering refuses a pipe rather than silently dropping it.
     let d = parse_to_detection("process where true | head 1").expect_err("pipe");
     assert_eq!(d.code, "eql-pipe");
-    let (det, limit) = lower_with_limit(&parse("process where true | tail 3").expect("parse")).expect("lower");
+    let (det, limit) =
+        lower_with_limit(&parse("process where true | tail 3").expect("parse")).expect("lower");
     assert!(matches!(det, Detection::Query(_)));
-    assert_eq!(limit, Some(ResultLimit { keep: LimitKeep::Last, count: 3 }));
-    let (_, limit) = lower_with_limit(&parse("sequence [process where true] [file where true] | head 2").expect("parse")).expect("lower");
-    assert_eq!(limit, Some(ResultLimit { keep: LimitKeep::First, count: 2 }));
+    assert_eq!(
+        limit,
+        Some(ResultLimit {
+            keep: LimitKeep::Last,
+            count: 3
+        })
+    );
+    let (_, limit) = lower_with_limit(
+        &parse("sequence [process where true] [file where true] | head 2").expect("parse"),
+    )
+    .expect("lower");
+    assert_eq!(
+        limit,
+        Some(ResultLimit {
+            keep: LimitKeep::First,
+            count: 2
+        })
+    );
     // A slice of the results (two pipes) and an empty limit have no place in the model.
-    for q in ["process where true | head 5 | tail 2", "process where true | head 0"] {
+    for q in [
+        "process where true | head 5 | tail 2",
+        "process where true | head 0",
+    ] {
         let e = lower_with_limit(&parse(q).expect("parse")).expect_err(q);
         assert_eq!(e.code, "eql-pipe", "{q}");
     }
     let unknown = |_: &str| FieldKind::Unknown;
-    let (text, _) = emit_with_limit(&det, Some(ResultLimit { keep: LimitKeep::Last, count: 3 }), &unknown).expect("emit");
+    let (text, _) = emit_with_limit(
+        &det,
+        Some(ResultLimit {
+            keep: LimitKeep::Last,
+            count: 3,
+        }),
+        &unknown,
+    )
+    .expect("emit");
     assert!(text.ends_with(" | tail 3"), "{text}");
-    assert_eq!(lower_with_limit(&parse(&text).expect("reparse")).expect("relower").1.map(|l| l.count), Some(3));
+    assert_eq!(
+        lower_with_limit(&parse(&text).expect("reparse"))
+            .expect("relower")
+            .1
+            .map(|l| l.count),
+        Some(3)
+    );
     assert!(matches!(
         parse_to_detection("process where true"),
         Ok(Detection::Query(_))

@@ -8,7 +8,8 @@ use ruleport_model::{
 
 static KUERY: ruleport_kuery::Kuery = ruleport_kuery::Kuery;
 static EQL: ruleport_eql::Eql = ruleport_eql::Eql;
-static SPLUNK: std::sync::LazyLock<ruleport_splunk::Splunk> = std::sync::LazyLock::new(ruleport_splunk::Splunk::new);
+static SPLUNK: std::sync::LazyLock<ruleport_splunk::Splunk> =
+    std::sync::LazyLock::new(ruleport_splunk::Splunk::new);
 static SENTINEL: ruleport_sentinel::Sentinel = ruleport_sentinel::Sentinel;
 static SIGMA: ruleport_sigma::SigmaFormat = ruleport_sigma::SigmaFormat;
 static ELASTIC: ruleport_elastic::ElasticFormat = ruleport_elastic::ElasticFormat;
@@ -62,7 +63,11 @@ impl Converter {
     /// Port a rule to a target. Mapping approximations are always part of the port's fidelity.
     pub fn port(&self, rule: &Rule, target: TargetId) -> Result<Port, Unsupported> {
         let Some(schema) = target_schema(target) else {
-            return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
+            return Err(Unsupported::new(
+                target,
+                "unknown-target",
+                "no emitter for this target",
+            ));
         };
         let mapped = self.mapping.map_rule(rule, schema);
         self.port_mapped(rule, &mapped, target)
@@ -76,7 +81,11 @@ impl Converter {
             .iter()
             .map(|&target| {
                 let Some(schema) = target_schema(target) else {
-                    return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
+                    return Err(Unsupported::new(
+                        target,
+                        "unknown-target",
+                        "no emitter for this target",
+                    ));
                 };
                 let i = match mapped.iter().position(|(s, _)| *s == schema) {
                     Some(i) => i,
@@ -92,7 +101,12 @@ impl Converter {
 
     /// Emit an already mapped rule (mapped to `target_schema(target)`), check it parses back,
     /// and attach the mapping's approximations.
-    fn port_mapped(&self, rule: &Rule, mapped: &MappedRule, target: TargetId) -> Result<Port, Unsupported> {
+    fn port_mapped(
+        &self,
+        rule: &Rule,
+        mapped: &MappedRule,
+        target: TargetId,
+    ) -> Result<Port, Unsupported> {
         // A query whose rule excludes every event of the selected source is refused.
         if query_language(target).is_some() || target == TargetId::Splunk {
             if let Some(why) = ruleport_mapping::source_contradiction(mapped) {
@@ -107,18 +121,27 @@ impl Converter {
         } else if let Some(fmt) = rule_format(target) {
             fmt.export(mapped)
         } else {
-            return Err(Unsupported::new(target, "unknown-target", "no emitter for this target"));
+            return Err(Unsupported::new(
+                target,
+                "unknown-target",
+                "no emitter for this target",
+            ));
         };
         // Never hand out a query the target's own parser rejects: that is an emitter bug, and
         // the user gets an explicit refusal instead of broken text.
-        let result = result.and_then(|port| match query_language(target).map(|l| l.compile(&port.text)) {
-            Some(Err(d)) => Err(Unsupported::new(
-                target,
-                "emit-unparseable",
-                format!("the emitted query does not parse back ({d}); refusing to output it"),
-            )),
-            _ => Ok(port),
-        });
+        let result =
+            result.and_then(
+                |port| match query_language(target).map(|l| l.compile(&port.text)) {
+                    Some(Err(d)) => Err(Unsupported::new(
+                        target,
+                        "emit-unparseable",
+                        format!(
+                            "the emitted query does not parse back ({d}); refusing to output it"
+                        ),
+                    )),
+                    _ => Ok(port),
+                },
+            );
         result.map(|mut port| {
             let mut reasons: Vec<Approximation> = port.fidelity.reasons().to_vec();
             reasons.extend(schema);

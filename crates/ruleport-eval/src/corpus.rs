@@ -49,8 +49,17 @@ impl PortCounts {
     /// Rules whose detection the model holds (every rule but `unsupported-detection` ones:
     /// ES|QL, machine learning, indicator match, lucene).
     pub fn convertible(&self) -> usize {
-        let all = self.exact + self.approximate + self.unsupported + self.parse_back_failures + self.mismatches;
-        all - self.unsupported_reasons.get("unsupported-detection").copied().unwrap_or(0).min(all)
+        let all = self.exact
+            + self.approximate
+            + self.unsupported
+            + self.parse_back_failures
+            + self.mismatches;
+        all - self
+            .unsupported_reasons
+            .get("unsupported-detection")
+            .copied()
+            .unwrap_or(0)
+            .min(all)
     }
 
     /// Convertible rules whose port was emitted and parsed back by the target's parser, and
@@ -63,7 +72,11 @@ impl PortCounts {
 /// The coverage line issue #8 tracks for Sentinel: emitted ports among convertible rules.
 pub fn coverage_line(corpus: &str, target: TargetId, c: &PortCounts) -> String {
     let conv = c.convertible();
-    let share = if conv == 0 { 100.0 } else { 100.0 * c.emitted() as f64 / conv as f64 };
+    let share = if conv == 0 {
+        100.0
+    } else {
+        100.0 * c.emitted() as f64 / conv as f64
+    };
     format!(
         "{corpus} -> {target}: {} of {conv} convertible rules emitted and parsed back ({share:.1}%)",
         c.emitted()
@@ -107,7 +120,11 @@ pub fn shared_dir() -> Option<PathBuf> {
 
 fn collect(root: &Path, dirs: &[&str]) -> Vec<PathBuf> {
     let mut diags = Vec::new();
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| root.join(d)).filter(|p| p.exists()).collect();
+    let paths: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| root.join(d))
+        .filter(|p| p.exists())
+        .collect();
     crate::load::expand_paths(&paths, &mut diags)
 }
 
@@ -144,7 +161,12 @@ fn import_all(files: &[PathBuf]) -> (Vec<(PathBuf, Rule)>, ImportCounts) {
             Err(d) => {
                 counts.files_failed += 1;
                 if counts.failures.len() < 20 {
-                    counts.failures.extend(d.iter().filter(|x| x.is_error()).take(1).map(ToString::to_string));
+                    counts.failures.extend(
+                        d.iter()
+                            .filter(|x| x.is_error())
+                            .take(1)
+                            .map(ToString::to_string),
+                    );
                 }
             }
         }
@@ -198,12 +220,21 @@ fn round_trips(conv: &Converter, rules: &[(PathBuf, Rule)], counts: &mut ImportC
 }
 
 /// Port every rule to every query language, parse back, and run the witnesses.
-fn port_all(conv: &Converter, rules: &[(PathBuf, Rule)], targets: &[TargetId], differential: bool) -> BTreeMap<TargetId, PortCounts> {
+fn port_all(
+    conv: &Converter,
+    rules: &[(PathBuf, Rule)],
+    targets: &[TargetId],
+    differential: bool,
+) -> BTreeMap<TargetId, PortCounts> {
     let per_rule: Vec<BTreeMap<TargetId, (TargetStatus, usize, Option<String>)>> = rules
         .par_iter()
         .map(|(p, r)| {
             let mut out = BTreeMap::new();
-            let fixtures = if differential { Some(witness_fixtures(r, &conv.mapping)) } else { None };
+            let fixtures = if differential {
+                Some(witness_fixtures(r, &conv.mapping))
+            } else {
+                None
+            };
             let n = fixtures.as_ref().map(|f| f.cases.len()).unwrap_or(0);
             let label = Some(format!("{} ({})", p.display(), r.meta.id));
             if let Some(fx) = &fixtures {
@@ -222,21 +253,34 @@ fn port_all(conv: &Converter, rules: &[(PathBuf, Rule)], targets: &[TargetId], d
             for &t in targets {
                 let status = match conv.port(r, t) {
                     Ok(port) => match query_language(t).map(|l| l.compile(&port.text)) {
-                        Some(Err(d)) => TargetStatus::Error { message: d.to_string() },
+                        Some(Err(d)) => TargetStatus::Error {
+                            message: d.to_string(),
+                        },
                         _ if port.fidelity.is_exact() => TargetStatus::Exact,
                         _ => TargetStatus::Approximate {
-                            reasons: port.fidelity.reasons().iter().map(ToString::to_string).collect(),
+                            reasons: port
+                                .fidelity
+                                .reasons()
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect(),
                             diverged: 0,
                         },
                     },
-                    Err(u) => TargetStatus::Unsupported { code: u.code, reason: u.reason },
+                    Err(u) => TargetStatus::Unsupported {
+                        code: u.code,
+                        reason: u.reason,
+                    },
                 };
                 out.insert(t, (status, n, label.clone()));
             }
             out
         })
         .collect();
-    let mut counts: BTreeMap<TargetId, PortCounts> = targets.iter().map(|t| (*t, PortCounts::default())).collect();
+    let mut counts: BTreeMap<TargetId, PortCounts> = targets
+        .iter()
+        .map(|t| (*t, PortCounts::default()))
+        .collect();
     for m in per_rule {
         for (t, (status, n, label)) in m {
             let c = counts.entry(t).or_default();
@@ -250,7 +294,12 @@ fn port_all(conv: &Converter, rules: &[(PathBuf, Rule)], targets: &[TargetId], d
                         c.approximate_diverged += 1;
                     }
                     for reason in reasons {
-                        let code = reason.split(']').next().unwrap_or("").trim_start_matches('[').to_string();
+                        let code = reason
+                            .split(']')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches('[')
+                            .to_string();
                         *c.approximate_reasons.entry(code).or_default() += 1;
                     }
                 }
@@ -261,7 +310,8 @@ fn port_all(conv: &Converter, rules: &[(PathBuf, Rule)], targets: &[TargetId], d
                 TargetStatus::Mismatch { cases } => {
                     c.mismatches += 1;
                     if c.examples.len() < 25 {
-                        c.examples.push(format!("MISMATCH {label}: {}", cases.join(" | ")));
+                        c.examples
+                            .push(format!("MISMATCH {label}: {}", cases.join(" | ")));
                     }
                 }
                 TargetStatus::Error { message } => {
@@ -277,11 +327,22 @@ fn port_all(conv: &Converter, rules: &[(PathBuf, Rule)], targets: &[TargetId], d
 }
 
 /// Run the corpus checks.
-pub fn run(shared: &Path, conv: &Converter, targets: &[TargetId], differential: bool) -> CorpusReport {
+pub fn run(
+    shared: &Path,
+    conv: &Converter,
+    targets: &[TargetId],
+    differential: bool,
+) -> CorpusReport {
     let sigma_root = shared.join("corpus/sigma");
     let active = collect(
         &sigma_root,
-        &["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder", "rules-compliance"],
+        &[
+            "rules",
+            "rules-emerging-threats",
+            "rules-threat-hunting",
+            "rules-placeholder",
+            "rules-compliance",
+        ],
     );
     let other = collect(&sigma_root, &["deprecated", "unsupported"]);
     let elastic_root = shared.join("corpus/elastic");
@@ -293,8 +354,14 @@ pub fn run(shared: &Path, conv: &Converter, targets: &[TargetId], differential: 
     let (_other_rules, oc) = import_all(&other);
     let (elastic_rules, mut ec) = import_all(&elastic);
     round_trips(conv, &elastic_rules, &mut ec);
-    report.ports.insert("sigma".into(), port_all(conv, &sigma_rules, targets, differential));
-    report.ports.insert("elastic".into(), port_all(conv, &elastic_rules, targets, differential));
+    report.ports.insert(
+        "sigma".into(),
+        port_all(conv, &sigma_rules, targets, differential),
+    );
+    report.ports.insert(
+        "elastic".into(),
+        port_all(conv, &elastic_rules, targets, differential),
+    );
     report.regression = regression(shared, conv, targets, &sigma_rules);
     report.sigma = sc;
     report.sigma_other = oc;
@@ -302,21 +369,40 @@ pub fn run(shared: &Path, conv: &Converter, targets: &[TargetId], differential: 
     report
 }
 
-fn regression(shared: &Path, conv: &Converter, targets: &[TargetId], rules: &[(PathBuf, Rule)]) -> RegressionCounts {
+fn regression(
+    shared: &Path,
+    conv: &Converter,
+    targets: &[TargetId],
+    rules: &[(PathBuf, Rule)],
+) -> RegressionCounts {
     use crate::runner::Verdict;
     let known: Vec<crate::LoadedRule> = rules
         .iter()
-        .map(|(p, r)| crate::LoadedRule { path: p.clone(), rule: r.clone() })
+        .map(|(p, r)| crate::LoadedRule {
+            path: p.clone(),
+            rule: r.clone(),
+        })
         .collect();
     let (pairs, _diags) = crate::regression::regression_pairs(&shared.join("corpus/sigma"), &known);
     let reports: Vec<crate::RuleReport> = pairs
         .par_iter()
         .map(|p| {
-            let runner = Runner { converter: conv, targets: targets.to_vec() };
-            runner.run(&p.rule.rule, Some(p.rule.path.clone()), p.fixtures.path.clone(), &p.fixtures.file)
+            let runner = Runner {
+                converter: conv,
+                targets: targets.to_vec(),
+            };
+            runner.run(
+                &p.rule.rule,
+                Some(p.rule.path.clone()),
+                p.fixtures.path.clone(),
+                &p.fixtures.file,
+            )
         })
         .collect();
-    let mut c = RegressionCounts { tests: reports.len(), ..Default::default() };
+    let mut c = RegressionCounts {
+        tests: reports.len(),
+        ..Default::default()
+    };
     for r in &reports {
         for case in &r.cases {
             let hit = case.reference == Verdict::Fired(true);
@@ -331,13 +417,18 @@ fn regression(shared: &Path, conv: &Converter, targets: &[TargetId], rules: &[(P
                 c.detected_evtx += usize::from(hit);
             }
             if !hit && c.misses.len() < 20 {
-                c.misses.push(format!("{} ({}): {}", r.title, r.rule_id, case.name));
+                c.misses
+                    .push(format!("{} ({}): {}", r.title, r.rule_id, case.name));
             }
         }
     }
     let cross = crate::regression::cross_matrix(&pairs, &conv.mapping);
     c.cross_matches = cross.iter().map(|x| x.2).sum();
-    let mut top: Vec<(String, usize)> = cross.into_iter().filter(|x| x.2 > 0).map(|x| (x.0, x.2)).collect();
+    let mut top: Vec<(String, usize)> = cross
+        .into_iter()
+        .filter(|x| x.2 > 0)
+        .map(|x| (x.0, x.2))
+        .collect();
     top.sort_by(|a, b| b.1.cmp(&a.1));
     top.truncate(10);
     c.top_cross = top;
@@ -348,7 +439,11 @@ fn regression(shared: &Path, conv: &Converter, targets: &[TargetId], rules: &[(P
 pub fn render(r: &CorpusReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    for (name, c) in [("sigma (active folders)", &r.sigma), ("sigma (deprecated, unsupported)", &r.sigma_other), ("elastic", &r.elastic)] {
+    for (name, c) in [
+        ("sigma (active folders)", &r.sigma),
+        ("sigma (deprecated, unsupported)", &r.sigma_other),
+        ("elastic", &r.elastic),
+    ] {
         let _ = writeln!(
             s,
             "{name}: {} files, {} failed, {} rules, {} round-trip equal",
@@ -378,7 +473,11 @@ pub fn render(r: &CorpusReport) -> String {
     }
     for (corpus, per) in &r.ports {
         if let Some(c) = per.get(&TargetId::Sentinel) {
-            let _ = writeln!(s, "coverage: {}", coverage_line(corpus, TargetId::Sentinel, c));
+            let _ = writeln!(
+                s,
+                "coverage: {}",
+                coverage_line(corpus, TargetId::Sentinel, c)
+            );
         }
     }
     for (corpus, per) in &r.ports {
@@ -391,7 +490,11 @@ pub fn render(r: &CorpusReport) -> String {
             let top = |m: &BTreeMap<String, usize>| {
                 let mut v: Vec<_> = m.iter().collect();
                 v.sort_by(|a, b| b.1.cmp(a.1));
-                v.iter().take(6).map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+                v.iter()
+                    .take(6)
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             if !c.approximate_reasons.is_empty() {
                 let _ = writeln!(s, "    approximate: {}", top(&c.approximate_reasons));
@@ -415,22 +518,56 @@ pub fn regressions(now: &CorpusReport, base: &CorpusReport) -> Vec<String> {
             out.push(format!("{what} dropped from {b} to {n}"));
         }
     };
-    good("regression detected (json)", now.regression.detected_json, base.regression.detected_json);
-    good("regression detected (evtx)", now.regression.detected_evtx, base.regression.detected_evtx);
+    good(
+        "regression detected (json)",
+        now.regression.detected_json,
+        base.regression.detected_json,
+    );
+    good(
+        "regression detected (evtx)",
+        now.regression.detected_evtx,
+        base.regression.detected_evtx,
+    );
     for (t, n) in &now.regression.detected_by_target {
-        good(&format!("regression detected by {t}"), *n, base.regression.detected_by_target.get(t).copied().unwrap_or(0));
+        good(
+            &format!("regression detected by {t}"),
+            *n,
+            base.regression
+                .detected_by_target
+                .get(t)
+                .copied()
+                .unwrap_or(0),
+        );
     }
-    for (name, n, b) in [("sigma", &now.sigma, &base.sigma), ("elastic", &now.elastic, &base.elastic), ("sigma other", &now.sigma_other, &base.sigma_other)] {
+    for (name, n, b) in [
+        ("sigma", &now.sigma, &base.sigma),
+        ("elastic", &now.elastic, &base.elastic),
+        ("sigma other", &now.sigma_other, &base.sigma_other),
+    ] {
         good(&format!("{name} rules imported"), n.rules, b.rules);
-        good(&format!("{name} round-trip equal"), n.round_trip_equal, b.round_trip_equal);
+        good(
+            &format!("{name} round-trip equal"),
+            n.round_trip_equal,
+            b.round_trip_equal,
+        );
     }
     for (corpus, per) in &now.ports {
         for (t, c) in per {
-            let Some(bc) = base.ports.get(corpus).and_then(|m| m.get(t)) else { continue };
+            let Some(bc) = base.ports.get(corpus).and_then(|m| m.get(t)) else {
+                continue;
+            };
             good(&format!("{corpus}->{t} exact"), c.exact, bc.exact);
-            good(&format!("{corpus}->{t} produced"), c.exact + c.approximate, bc.exact + bc.approximate);
+            good(
+                &format!("{corpus}->{t} produced"),
+                c.exact + c.approximate,
+                bc.exact + bc.approximate,
+            );
             if *t == TargetId::Sentinel {
-                good(&format!("{corpus}->{t} convertible rules emitted (issue #8)"), c.emitted(), bc.emitted());
+                good(
+                    &format!("{corpus}->{t} convertible rules emitted (issue #8)"),
+                    c.emitted(),
+                    bc.emitted(),
+                );
             }
         }
     }
@@ -439,12 +576,20 @@ pub fn regressions(now: &CorpusReport, base: &CorpusReport) -> Vec<String> {
     for (corpus, per) in &now.ports {
         for (t, c) in per {
             let b = base.ports.get(corpus).and_then(|m| m.get(t));
-            let (bp, bm) = b.map(|b| (b.parse_back_failures, b.mismatches)).unwrap_or((0, 0));
+            let (bp, bm) = b
+                .map(|b| (b.parse_back_failures, b.mismatches))
+                .unwrap_or((0, 0));
             if c.parse_back_failures > bp {
-                out.push(format!("{corpus}->{t}: {} emitted queries do not parse back (baseline {bp})", c.parse_back_failures));
+                out.push(format!(
+                    "{corpus}->{t}: {} emitted queries do not parse back (baseline {bp})",
+                    c.parse_back_failures
+                ));
             }
             if c.mismatches > bm {
-                out.push(format!("{corpus}->{t}: {} unexplained mismatches (baseline {bm})", c.mismatches));
+                out.push(format!(
+                    "{corpus}->{t}: {} unexplained mismatches (baseline {bm})",
+                    c.mismatches
+                ));
             }
         }
     }
@@ -460,14 +605,21 @@ mod coverage_tests {
             exact,
             approximate,
             unsupported: unsupported.iter().map(|x| x.1).sum(),
-            unsupported_reasons: unsupported.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            unsupported_reasons: unsupported
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
             ..Default::default()
         }
     }
 
     #[test]
     fn convertible_rules_exclude_unmodelled_detections() {
-        let c = counts(10, 20, &[("unsupported-detection", 5), ("unknown-column", 15)]);
+        let c = counts(
+            10,
+            20,
+            &[("unsupported-detection", 5), ("unknown-column", 15)],
+        );
         assert_eq!(c.convertible(), 45);
         assert_eq!(c.emitted(), 30);
         assert_eq!(
@@ -479,11 +631,21 @@ mod coverage_tests {
     #[test]
     fn fewer_emitted_sentinel_ports_fail_the_ratchet() {
         let mut base = CorpusReport::default();
-        base.ports.entry("elastic".into()).or_default().insert(TargetId::Sentinel, counts(10, 20, &[("unknown-column", 5)]));
+        base.ports
+            .entry("elastic".into())
+            .or_default()
+            .insert(TargetId::Sentinel, counts(10, 20, &[("unknown-column", 5)]));
         let mut now = CorpusReport::default();
         // One approximate port became unsupported: the exact count holds, the emitted count drops.
-        now.ports.entry("elastic".into()).or_default().insert(TargetId::Sentinel, counts(10, 19, &[("unknown-column", 6)]));
+        now.ports
+            .entry("elastic".into())
+            .or_default()
+            .insert(TargetId::Sentinel, counts(10, 19, &[("unknown-column", 6)]));
         let r = regressions(&now, &base);
-        assert!(r.iter().any(|m| m.contains("convertible rules emitted (issue #8) dropped from 30 to 29")), "{r:?}");
+        assert!(
+            r.iter()
+                .any(|m| m.contains("convertible rules emitted (issue #8) dropped from 30 to 29")),
+            "{r:?}"
+        );
     }
 }

@@ -98,7 +98,9 @@ pub fn parse_fixture_file(text: &str, path: &Path) -> Result<FixtureFile, Diagno
             .with_hint("see README.md, section \"Fixtures\", for the format")
     })?;
     let mut file: FixtureFile = serde_yaml::from_str(text).map_err(|e| {
-        let pos = e.location().map(|l| Pos::new(l.line() as u32, l.column() as u32));
+        let pos = e
+            .location()
+            .map(|l| Pos::new(l.line() as u32, l.column() as u32));
         Diagnostic::error("E-FIXTURE", format!("invalid fixture file: {e}"))
             .in_file(path)
             .at_opt(pos)
@@ -116,9 +118,12 @@ pub fn parse_fixture_file(text: &str, path: &Path) -> Result<FixtureFile, Diagno
     }
     for c in &file.cases {
         if c.event.is_none() && c.events.as_ref().is_none_or(Vec::is_empty) {
-            return Err(Diagnostic::error("E-FIXTURE", format!("case `{}` has no `event` or `events`", c.name))
-                .in_file(path)
-                .at_opt(c.line.map(|l| Pos::new(l, 1))));
+            return Err(Diagnostic::error(
+                "E-FIXTURE",
+                format!("case `{}` has no `event` or `events`", c.name),
+            )
+            .in_file(path)
+            .at_opt(c.line.map(|l| Pos::new(l, 1))));
         }
     }
     Ok(file)

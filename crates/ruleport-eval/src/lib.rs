@@ -45,7 +45,11 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
                 };
                 let r = &r;
                 let candidate = dir.join(r);
-                let by_path: Vec<&LoadedRule> = loaded.rules.iter().filter(|lr| same_file(&lr.path, &candidate)).collect();
+                let by_path: Vec<&LoadedRule> = loaded
+                    .rules
+                    .iter()
+                    .filter(|lr| same_file(&lr.path, &candidate))
+                    .collect();
                 let matched: Vec<LoadedRule> = if !by_path.is_empty() {
                     by_path.into_iter().cloned().collect::<Vec<_>>()
                 } else if candidate.is_file() {
@@ -54,12 +58,20 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
                     loaded.failed_files += extra.failed_files;
                     extra.rules
                 } else {
-                    loaded.rules.iter().filter(|lr| lr.rule.meta.id == *r).cloned().collect()
+                    loaded
+                        .rules
+                        .iter()
+                        .filter(|lr| lr.rule.meta.id == *r)
+                        .cloned()
+                        .collect()
                 };
                 match id {
                     Some(id) => matched
                         .into_iter()
-                        .filter(|lr| lr.rule.meta.id == id || lr.rule.meta.name.as_deref() == Some(id.as_str()))
+                        .filter(|lr| {
+                            lr.rule.meta.id == id
+                                || lr.rule.meta.name.as_deref() == Some(id.as_str())
+                        })
                         .collect(),
                     None => matched,
                 }
@@ -69,7 +81,10 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
                 let found: Vec<LoadedRule> = loaded
                     .rules
                     .iter()
-                    .filter(|lr| lr.path.parent() == fx.path.parent() && lr.path.file_stem().map(|s| s.to_string_lossy().to_string()) == stem)
+                    .filter(|lr| {
+                        lr.path.parent() == fx.path.parent()
+                            && lr.path.file_stem().map(|s| s.to_string_lossy().to_string()) == stem
+                    })
                     .cloned()
                     .collect();
                 match (&stem, found.is_empty()) {
@@ -141,12 +156,19 @@ pub fn default_paths(root: &Path) -> Vec<PathBuf> {
 pub mod witness;
 
 /// Witnesses for a rule as a fixture file (cases labelled by the reference), for differential runs.
-pub fn witness_fixtures(rule: &ruleport_model::Rule, mapping: &ruleport_mapping::Mapping) -> FixtureFile {
+pub fn witness_fixtures(
+    rule: &ruleport_model::Rule,
+    mapping: &ruleport_mapping::Mapping,
+) -> FixtureFile {
     let cases = witness::generate(rule, mapping)
         .into_iter()
         .map(|w| FixtureCase {
             name: w.label,
-            expect: if w.expect { Expect::Match } else { Expect::NoMatch },
+            expect: if w.expect {
+                Expect::Match
+            } else {
+                Expect::NoMatch
+            },
             event: None,
             events: Some(w.events),
             logsource: w.logsource,
@@ -164,5 +186,5 @@ pub fn witness_fixtures(rule: &ruleport_model::Rule, mapping: &ruleport_mapping:
 }
 
 pub mod corpus;
-pub mod snapshot;
 pub mod regression;
+pub mod snapshot;

@@ -55,7 +55,9 @@ pub fn file_kind(path: &Path, text: Option<&str>) -> Option<FileKind> {
     }
     if name.ends_with(".yml") || name.ends_with(".yaml") {
         if let Some(t) = text {
-            if t.lines().any(|l| l.starts_with("cases:")) && !t.lines().any(|l| l.starts_with("detection:")) {
+            if t.lines().any(|l| l.starts_with("cases:"))
+                && !t.lines().any(|l| l.starts_with("detection:"))
+            {
                 return Some(FileKind::Fixtures);
             }
         }
@@ -87,7 +89,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>, depth: 
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::error("E-PATH", format!("cannot read directory: {e}")).in_file(dir));
+            diags.push(
+                Diagnostic::error("E-PATH", format!("cannot read directory: {e}")).in_file(dir),
+            );
             return;
         }
     };
@@ -115,27 +119,36 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::error(
             "E-TOO-LARGE",
-            format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()),
+            format!(
+                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                meta.len()
+            ),
         )
         .in_file(path));
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path))?;
     if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return Err(Diagnostic::error("E-ENCODING", "UTF-16 file: save it as UTF-8")
-            .in_file(path)
-            .at(ruleport_model::Pos::new(1, 1))
-            .with_hint("rule and fixture files must be UTF-8 encoded"));
+        return Err(
+            Diagnostic::error("E-ENCODING", "UTF-16 file: save it as UTF-8")
+                .in_file(path)
+                .at(ruleport_model::Pos::new(1, 1))
+                .with_hint("rule and fixture files must be UTF-8 encoded"),
+        );
     }
     if let Some(nul) = bytes.iter().position(|&b| b == 0) {
         let before = String::from_utf8_lossy(&bytes[..nul]);
-        return Err(Diagnostic::error("E-BINARY", "file contains a NUL byte: not a text rule file")
-            .in_file(path)
-            .at(ruleport_model::Pos::from_offset(&before, before.len())));
+        return Err(Diagnostic::error(
+            "E-BINARY",
+            "file contains a NUL byte: not a text rule file",
+        )
+        .in_file(path)
+        .at(ruleport_model::Pos::from_offset(&before, before.len())));
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let pos = ruleport_model::Pos::from_offset(&String::from_utf8_lossy(&e.into_bytes()), offset);
+        let pos =
+            ruleport_model::Pos::from_offset(&String::from_utf8_lossy(&e.into_bytes()), offset);
         Diagnostic::error("E-ENCODING", "file is not valid UTF-8")
             .in_file(path)
             .at(pos)
@@ -191,7 +204,10 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
         loaded.diagnostics.extend(diags);
         loaded
             .rules
-            .extend(rules.into_iter().map(|rule| LoadedRule { path: path.clone(), rule }));
+            .extend(rules.into_iter().map(|rule| LoadedRule {
+                path: path.clone(),
+                rule,
+            }));
     }
     loaded
 }

@@ -14,22 +14,36 @@ pub fn regression_pairs(root: &Path, known: &[LoadedRule]) -> (Vec<TestPair>, Ve
     let (cases, mut diags) = ruleport_sigma::regression::load_regression_dir(root);
     let mut pairs = Vec::new();
     for case in cases {
-        let mut rules: Vec<LoadedRule> = known.iter().filter(|r| r.rule.meta.id == case.rule_id).cloned().collect();
+        let mut rules: Vec<LoadedRule> = known
+            .iter()
+            .filter(|r| r.rule.meta.id == case.rule_id)
+            .cloned()
+            .collect();
         if rules.is_empty() {
             if let Some(p) = &case.rule_path {
                 let l = load_paths(&[p.clone()]);
                 diags.extend(l.diagnostics);
-                rules = l.rules.into_iter().filter(|r| r.rule.meta.id == case.rule_id).collect();
+                rules = l
+                    .rules
+                    .into_iter()
+                    .filter(|r| r.rule.meta.id == case.rule_id)
+                    .collect();
             }
         }
         if rules.is_empty() {
             diags.push(
-                Diagnostic::error("E-REGRESSION-RULE", format!("rule {} ({}) not found", case.rule_id, case.rule_title))
-                    .in_file(&case.info_path),
+                Diagnostic::error(
+                    "E-REGRESSION-RULE",
+                    format!("rule {} ({}) not found", case.rule_id, case.rule_title),
+                )
+                .in_file(&case.info_path),
             );
             continue;
         }
-        let name = case.test_name.clone().unwrap_or_else(|| "positive detection test".into());
+        let name = case
+            .test_name
+            .clone()
+            .unwrap_or_else(|| "positive detection test".into());
         let mk = |suffix: &str, events: &[serde_json::Value]| FixtureCase {
             name: format!("{name} ({suffix})"),
             expect: Expect::Match,
@@ -48,7 +62,10 @@ pub fn regression_pairs(root: &Path, known: &[LoadedRule]) -> (Vec<TestPair>, Ve
             fx_cases.push(mk("evtx", &case.events_evtx));
         }
         if fx_cases.is_empty() {
-            diags.push(Diagnostic::error("E-REGRESSION-EVENTS", "regression test has no events").in_file(&case.info_path));
+            diags.push(
+                Diagnostic::error("E-REGRESSION-EVENTS", "regression test has no events")
+                    .in_file(&case.info_path),
+            );
             continue;
         }
         let file = FixtureFile {
@@ -72,20 +89,38 @@ pub fn regression_pairs(root: &Path, known: &[LoadedRule]) -> (Vec<TestPair>, Ve
 
 /// The false-positive cross-matrix: for each regression rule, how many events of *other* rules'
 /// tests it matches (rule model, log-source gated).
-pub fn cross_matrix(pairs: &[TestPair], mapping: &ruleport_mapping::Mapping) -> Vec<(String, PathBuf, usize)> {
+pub fn cross_matrix(
+    pairs: &[TestPair],
+    mapping: &ruleport_mapping::Mapping,
+) -> Vec<(String, PathBuf, usize)> {
     let all: Vec<(usize, &serde_json::Value)> = pairs
         .iter()
         .enumerate()
-        .flat_map(|(i, p)| p.fixtures.file.cases.iter().filter(|c| c.name.ends_with("(json)")).flat_map(move |c| c.events.iter().flatten().map(move |e| (i, e))))
+        .flat_map(|(i, p)| {
+            p.fixtures
+                .file
+                .cases
+                .iter()
+                .filter(|c| c.name.ends_with("(json)"))
+                .flat_map(move |c| c.events.iter().flatten().map(move |e| (i, e)))
+        })
         .collect();
     let mut out = Vec::new();
     for (i, p) in pairs.iter().enumerate() {
-        let Ok(ev) = ruleport_model::eval::RuleEvaluator::new(&p.rule.rule) else { continue };
+        let Ok(ev) = ruleport_model::eval::RuleEvaluator::new(&p.rule.rule) else {
+            continue;
+        };
         let schema = p.rule.rule.schema;
-        let gate = |doc: &serde_json::Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
+        let gate = |doc: &serde_json::Value, ls: &ruleport_model::LogSource| {
+            mapping.event_in_logsource(doc, schema, ls)
+        };
         let hits = all
             .iter()
-            .filter(|(j, e)| *j != i && pairs[*j].rule.rule.meta.id != p.rule.rule.meta.id && ev.event_matches(e, Some(&gate)))
+            .filter(|(j, e)| {
+                *j != i
+                    && pairs[*j].rule.rule.meta.id != p.rule.rule.meta.id
+                    && ev.event_matches(e, Some(&gate))
+            })
             .count();
         out.push((p.rule.rule.meta.title.clone(), p.rule.path.clone(), hits));
     }

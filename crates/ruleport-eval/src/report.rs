@@ -18,7 +18,10 @@ pub struct TargetCounts {
 }
 
 pub fn counts(reports: &[RuleReport], targets: &[TargetId]) -> BTreeMap<TargetId, TargetCounts> {
-    let mut out: BTreeMap<TargetId, TargetCounts> = targets.iter().map(|t| (*t, TargetCounts::default())).collect();
+    let mut out: BTreeMap<TargetId, TargetCounts> = targets
+        .iter()
+        .map(|t| (*t, TargetCounts::default()))
+        .collect();
     for r in reports {
         for (t, s) in &r.targets {
             let c = out.entry(*t).or_default();
@@ -27,7 +30,11 @@ pub fn counts(reports: &[RuleReport], targets: &[TargetId]) -> BTreeMap<TargetId
                 TargetStatus::Approximate { reasons, .. } => {
                     c.approximate += 1;
                     for reason in reasons {
-                        let code = reason.split(']').next().unwrap_or("").trim_start_matches('[');
+                        let code = reason
+                            .split(']')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches('[');
                         *c.approximate_reasons.entry(code.to_string()).or_default() += 1;
                     }
                 }
@@ -110,7 +117,12 @@ pub fn table(reports: &[RuleReport], targets: &[TargetId], color: bool) -> Strin
                     for c in cases {
                         let case = r.cases.iter().find(|x| &x.name == c);
                         let (rv, tv) = case
-                            .map(|x| (verdict_text(&x.reference), x.targets.get(t).map(verdict_text).unwrap_or_default()))
+                            .map(|x| {
+                                (
+                                    verdict_text(&x.reference),
+                                    x.targets.get(t).map(verdict_text).unwrap_or_default(),
+                                )
+                            })
                             .unwrap_or_default();
                         let _ = writeln!(
                             details,
@@ -122,7 +134,11 @@ pub fn table(reports: &[RuleReport], targets: &[TargetId], color: bool) -> Strin
                     }
                 }
                 TargetStatus::Error { message } => {
-                    let _ = writeln!(details, "{loc}: ERROR rule `{}` target {t}: {message}", r.title);
+                    let _ = writeln!(
+                        details,
+                        "{loc}: ERROR rule `{}` target {t}: {message}",
+                        r.title
+                    );
                 }
                 TargetStatus::Approximate { reasons, diverged } => {
                     let _ = writeln!(
@@ -134,7 +150,11 @@ pub fn table(reports: &[RuleReport], targets: &[TargetId], color: bool) -> Strin
                     );
                 }
                 TargetStatus::Unsupported { code, reason } => {
-                    let _ = writeln!(details, "note: rule `{}` target {t} unsupported [{code}]: {reason}", r.title);
+                    let _ = writeln!(
+                        details,
+                        "note: rule `{}` target {t} unsupported [{code}]: {reason}",
+                        r.title
+                    );
                 }
                 TargetStatus::Exact => {}
             }
@@ -167,7 +187,13 @@ pub fn summary(reports: &[RuleReport], targets: &[TargetId]) -> String {
         );
     }
     let failed = reports.iter().filter(|r| r.failed()).count();
-    let _ = writeln!(out, "{} rule(s) tested, {} passed, {} failed", reports.len(), reports.len() - failed, failed);
+    let _ = writeln!(
+        out,
+        "{} rule(s) tested, {} passed, {} failed",
+        reports.len(),
+        reports.len() - failed,
+        failed
+    );
     out
 }
 
@@ -191,39 +217,68 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML: a suite per rule, a test case for the model and one per target.
 pub fn junit(reports: &[RuleReport]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ruleport\">\n");
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ruleport\">\n",
+    );
     for r in reports {
         let tests = 1 + r.targets.len();
         let failures = usize::from(!r.reference_failures.is_empty())
             + r.targets.values().filter(|s| s.is_failure()).count();
-        let skipped = r.targets.values().filter(|s| matches!(s, TargetStatus::Unsupported { .. })).count();
+        let skipped = r
+            .targets
+            .values()
+            .filter(|s| matches!(s, TargetStatus::Unsupported { .. }))
+            .count();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\">",
             xml_escape(&format!("{} ({})", r.title, r.rule_id))
         );
-        let _ = write!(out, "    <testcase classname=\"{}\" name=\"model\"", xml_escape(&r.rule_id));
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"model\"",
+            xml_escape(&r.rule_id)
+        );
         if r.reference_failures.is_empty() {
             out.push_str("/>\n");
         } else {
             let _ = writeln!(
                 out,
                 "><failure message=\"{}\"/></testcase>",
-                xml_escape(&format!("model disagrees with: {}", r.reference_failures.join(", ")))
+                xml_escape(&format!(
+                    "model disagrees with: {}",
+                    r.reference_failures.join(", ")
+                ))
             );
         }
         for (t, s) in &r.targets {
-            let _ = write!(out, "    <testcase classname=\"{}\" name=\"{t}\"", xml_escape(&r.rule_id));
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{t}\"",
+                xml_escape(&r.rule_id)
+            );
             match s {
                 TargetStatus::Exact | TargetStatus::Approximate { .. } => out.push_str("/>\n"),
                 TargetStatus::Unsupported { code, reason } => {
-                    let _ = writeln!(out, "><skipped message=\"{}\"/></testcase>", xml_escape(&format!("[{code}] {reason}")));
+                    let _ = writeln!(
+                        out,
+                        "><skipped message=\"{}\"/></testcase>",
+                        xml_escape(&format!("[{code}] {reason}"))
+                    );
                 }
                 TargetStatus::Mismatch { cases } => {
-                    let _ = writeln!(out, "><failure message=\"{}\"/></testcase>", xml_escape(&format!("mismatch on: {}", cases.join(", "))));
+                    let _ = writeln!(
+                        out,
+                        "><failure message=\"{}\"/></testcase>",
+                        xml_escape(&format!("mismatch on: {}", cases.join(", ")))
+                    );
                 }
                 TargetStatus::Error { message } => {
-                    let _ = writeln!(out, "><error message=\"{}\"/></testcase>", xml_escape(message));
+                    let _ = writeln!(
+                        out,
+                        "><error message=\"{}\"/></testcase>",
+                        xml_escape(message)
+                    );
                 }
             }
         }

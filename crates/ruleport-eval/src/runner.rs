@@ -38,17 +38,30 @@ pub enum TargetStatus {
     /// Exact port; every case agrees with the reference.
     Exact,
     /// Declared approximate; `diverged` cases differ from the reference (explained by the reasons).
-    Approximate { reasons: Vec<String>, diverged: usize },
-    Unsupported { code: String, reason: String },
+    Approximate {
+        reasons: Vec<String>,
+        diverged: usize,
+    },
+    Unsupported {
+        code: String,
+        reason: String,
+    },
     /// An exact port whose verdict differs from the reference: a wrong port.
-    Mismatch { cases: Vec<String> },
+    Mismatch {
+        cases: Vec<String>,
+    },
     /// The emitted text did not parse back, or running it failed.
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 impl TargetStatus {
     pub fn is_failure(&self) -> bool {
-        matches!(self, TargetStatus::Mismatch { .. } | TargetStatus::Error { .. })
+        matches!(
+            self,
+            TargetStatus::Mismatch { .. } | TargetStatus::Error { .. }
+        )
     }
 
     pub fn label(&self) -> &'static str {
@@ -107,11 +120,21 @@ impl<'c> Runner<'c> {
         let declared = case.logsource.as_deref().or(file.logsource.as_deref());
         case.events()
             .iter()
-            .map(|e| self.converter.mapping.view_event_in(e, from, declared, to, table))
+            .map(|e| {
+                self.converter
+                    .mapping
+                    .view_event_in(e, from, declared, to, table)
+            })
             .collect()
     }
 
-    fn reference_verdict(&self, rule: &Rule, ev: &Result<RuleEvaluator<'_>, String>, file: &FixtureFile, case: &FixtureCase) -> Verdict {
+    fn reference_verdict(
+        &self,
+        rule: &Rule,
+        ev: &Result<RuleEvaluator<'_>, String>,
+        file: &FixtureFile,
+        case: &FixtureCase,
+    ) -> Verdict {
         let ev = match ev {
             Ok(e) => e,
             Err(e) => return Verdict::Error(e.clone()),
@@ -119,12 +142,20 @@ impl<'c> Runner<'c> {
         let events = self.events_for(rule.schema, file, case, rule.schema, None, None);
         let mapping = &self.converter.mapping;
         let schema = rule.schema;
-        let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
+        let gate = |doc: &Value, ls: &ruleport_model::LogSource| {
+            mapping.event_in_logsource(doc, schema, ls)
+        };
         Verdict::Fired(ev.run(&events, Some(&gate)).len() >= case.min_matches.unwrap_or(1).max(1))
     }
 
     /// Run every case of a fixture file against a rule on every target.
-    pub fn run(&self, rule: &Rule, rule_path: Option<PathBuf>, fixtures_path: PathBuf, file: &FixtureFile) -> RuleReport {
+    pub fn run(
+        &self,
+        rule: &Rule,
+        rule_path: Option<PathBuf>,
+        fixtures_path: PathBuf,
+        file: &FixtureFile,
+    ) -> RuleReport {
         let mut report = RuleReport {
             rule_id: rule.meta.id.clone(),
             title: rule.meta.title.clone(),
@@ -157,7 +188,13 @@ impl<'c> Runner<'c> {
         report
     }
 
-    fn run_target(&self, rule: &Rule, file: &FixtureFile, t: TargetId, report: &mut RuleReport) -> TargetStatus {
+    fn run_target(
+        &self,
+        rule: &Rule,
+        file: &FixtureFile,
+        t: TargetId,
+        report: &mut RuleReport,
+    ) -> TargetStatus {
         let port = match self.converter.port(rule, t) {
             Ok(p) => p,
             Err(u) => {
@@ -172,7 +209,9 @@ impl<'c> Runner<'c> {
         let sentinel_mapped = query_language(t)
             .filter(|l| l.schema() == Schema::Sentinel)
             .map(|l| self.converter.mapping.map_rule(rule, l.schema()));
-        let table = sentinel_mapped.as_ref().and_then(|m| m.selection.tables.first().cloned());
+        let table = sentinel_mapped
+            .as_ref()
+            .and_then(|m| m.selection.tables.first().cloned());
         // Parse the emitted text back with the target's own parser.
         let verdicts: Vec<Verdict> = if let Some(lang) = query_language(t) {
             let compiled = match lang.compile(&port.text) {
@@ -186,14 +225,23 @@ impl<'c> Runner<'c> {
             file.cases
                 .iter()
                 .map(|case| {
-                    let events = self.events_for(rule.schema, file, case, lang.schema(), Some(t), table.as_deref());
+                    let events = self.events_for(
+                        rule.schema,
+                        file,
+                        case,
+                        lang.schema(),
+                        Some(t),
+                        table.as_deref(),
+                    );
                     if let Some(m) = &sentinel_mapped {
                         if let Some(why) = sentinel_unrepresentable(&events, m) {
                             return Verdict::NotRepresentable(why);
                         }
                     }
                     match compiled.run(&events) {
-                        Ok(groups) => Verdict::Fired(groups.len() >= case.min_matches.unwrap_or(1).max(1)),
+                        Ok(groups) => {
+                            Verdict::Fired(groups.len() >= case.min_matches.unwrap_or(1).max(1))
+                        }
                         Err(e) => Verdict::Error(e.to_string()),
                     }
                 })
@@ -217,12 +265,18 @@ impl<'c> Runner<'c> {
             file.cases
                 .iter()
                 .map(|case| {
-                    let events = self.events_for(rule.schema, file, case, back.schema, Some(t), None);
+                    let events =
+                        self.events_for(rule.schema, file, case, back.schema, Some(t), None);
                     let mapping = &self.converter.mapping;
                     let schema = back.schema;
-                    let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, schema, ls);
+                    let gate = |doc: &Value, ls: &ruleport_model::LogSource| {
+                        mapping.event_in_logsource(doc, schema, ls)
+                    };
                     match &back_ev {
-                        Ok(ev) => Verdict::Fired(ev.run(&events, Some(&gate)).len() >= case.min_matches.unwrap_or(1).max(1)),
+                        Ok(ev) => Verdict::Fired(
+                            ev.run(&events, Some(&gate)).len()
+                                >= case.min_matches.unwrap_or(1).max(1),
+                        ),
                         Err(e) => Verdict::Error(e.clone()),
                     }
                 })
@@ -259,7 +313,10 @@ impl<'c> Runner<'c> {
 /// A Sentinel row holds one value per column: a list of values is only possible as a whole
 /// `dynamic` column. A list of scalars anywhere else (a string column, or a scalar inside a
 /// dynamic column such as WindowsEvent's EventData) cannot occur in Sentinel data.
-fn sentinel_unrepresentable(events: &[Value], mapped: &ruleport_model::MappedRule) -> Option<String> {
+fn sentinel_unrepresentable(
+    events: &[Value],
+    mapped: &ruleport_model::MappedRule,
+) -> Option<String> {
     fn scalar_list(v: &Value) -> bool {
         matches!(v, Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()))
     }
@@ -268,7 +325,9 @@ fn sentinel_unrepresentable(events: &[Value], mapped: &ruleport_model::MappedRul
             return None;
         }
         match v {
-            Value::Object(m) => m.iter().find_map(|(k, x)| nested(x, &format!("{path}.{k}"), depth + 1)),
+            Value::Object(m) => m
+                .iter()
+                .find_map(|(k, x)| nested(x, &format!("{path}.{k}"), depth + 1)),
             Value::Array(a) if scalar_list(v) && !a.is_empty() => Some(path.to_string()),
             Value::Array(a) => a.iter().find_map(|x| nested(x, path, depth + 1)),
             _ => None,

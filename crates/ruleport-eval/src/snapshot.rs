@@ -26,7 +26,10 @@ pub struct SnapshotEntry {
 /// The snapshot text of one port: a header with rule, target and fidelity, then the output.
 pub fn render(lr: &LoadedRule, target: TargetId, conv: &Converter) -> String {
     let r = &lr.rule;
-    let mut s = format!("# ruleport snapshot\n# rule: {} ({})\n# target: {target}\n", r.meta.title, r.meta.id);
+    let mut s = format!(
+        "# ruleport snapshot\n# rule: {} ({})\n# target: {target}\n",
+        r.meta.title, r.meta.id
+    );
     match conv.port(r, target) {
         Ok(p) => {
             if p.fidelity.is_exact() {
@@ -41,14 +44,21 @@ pub fn render(lr: &LoadedRule, target: TargetId, conv: &Converter) -> String {
             s.push_str(p.text.trim_end());
             s.push('\n');
         }
-        Err(u) => s.push_str(&format!("# fidelity: unsupported [{}] {}\n", u.code, u.reason)),
+        Err(u) => s.push_str(&format!(
+            "# fidelity: unsupported [{}] {}\n",
+            u.code, u.reason
+        )),
     }
     s
 }
 
 /// File name for a rule's snapshot: the rule file's stem, plus the rule id for multi-rule files.
 pub fn snapshot_path(dir: &Path, lr: &LoadedRule, multi: bool, target: TargetId) -> PathBuf {
-    let stem = lr.path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "rule".into());
+    let stem = lr
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "rule".into());
     let mut name = sanitize(&stem);
     if multi {
         name.push('.');
@@ -61,14 +71,30 @@ pub fn snapshot_path(dir: &Path, lr: &LoadedRule, multi: bool, target: TargetId)
 pub fn sanitize(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let trimmed = out.trim_start_matches('.');
-    if trimmed.is_empty() { "_".into() } else { trimmed.chars().take(120).collect() }
+    if trimmed.is_empty() {
+        "_".into()
+    } else {
+        trimmed.chars().take(120).collect()
+    }
 }
 
 /// Compare (and with `accept`, write) the snapshots of every rule and target.
-pub fn run(rules: &[LoadedRule], targets: &[TargetId], dir: &Path, accept: bool, conv: &Converter) -> std::io::Result<Vec<SnapshotEntry>> {
+pub fn run(
+    rules: &[LoadedRule],
+    targets: &[TargetId],
+    dir: &Path,
+    accept: bool,
+    conv: &Converter,
+) -> std::io::Result<Vec<SnapshotEntry>> {
     let mut out = Vec::new();
     for lr in rules {
         let multi = rules.iter().filter(|o| o.path == lr.path).count() > 1;
@@ -87,7 +113,10 @@ pub fn run(rules: &[LoadedRule], targets: &[TargetId], dir: &Path, accept: bool,
                 (Some(o), false) => SnapshotOutcome::Changed(
                     similar::TextDiff::from_lines(o.as_str(), new.as_str())
                         .unified_diff()
-                        .header(&format!("{} (stored)", path.display()), &format!("{} (new)", path.display()))
+                        .header(
+                            &format!("{} (stored)", path.display()),
+                            &format!("{} (new)", path.display()),
+                        )
                         .to_string(),
                 ),
             };

@@ -170,8 +170,16 @@ fn satisfying_value(p: &Predicate) -> Option<Value> {
 
 fn first_host(net: &ipnet::IpNet) -> String {
     match net {
-        ipnet::IpNet::V4(n) => n.hosts().next().map(|h| h.to_string()).unwrap_or_else(|| n.addr().to_string()),
-        ipnet::IpNet::V6(n) => n.hosts().next().map(|h| h.to_string()).unwrap_or_else(|| n.addr().to_string()),
+        ipnet::IpNet::V4(n) => n
+            .hosts()
+            .next()
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| n.addr().to_string()),
+        ipnet::IpNet::V6(n) => n
+            .hosts()
+            .next()
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| n.addr().to_string()),
     }
 }
 
@@ -192,7 +200,9 @@ fn branch_event(branch: &[Lit<'_>]) -> BTreeMap<String, Value> {
             continue;
         }
         let Some(f) = field_of(p) else { continue };
-        let Some(v) = satisfying_value(p) else { continue };
+        let Some(v) = satisfying_value(p) else {
+            continue;
+        };
         if let Op::FieldRef { other, kind, .. } = &p.op {
             let base = "same-value".to_string();
             let mine = match kind {
@@ -232,7 +242,12 @@ fn rfc3339(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, mo, d) = civil_from_days(days);
-    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
@@ -273,7 +288,11 @@ fn change_one_char(s: &str) -> Option<String> {
 /// Near-miss variants of one branch event, each probing one positive literal.
 /// Fields in `fixed` hold values every event of the log source has (its implied conditions):
 /// changing them gives an event no source produces, so they are not probed.
-fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>, fixed: &[String]) -> Vec<(String, BTreeMap<String, Value>)> {
+fn near_misses(
+    branch: &[Lit<'_>],
+    base: &BTreeMap<String, Value>,
+    fixed: &[String],
+) -> Vec<(String, BTreeMap<String, Value>)> {
     let mut out = Vec::new();
     for (p, pos) in branch {
         if !pos {
@@ -307,20 +326,48 @@ fn near_misses(branch: &[Lit<'_>], base: &BTreeMap<String, Value>, fixed: &[Stri
             Value::String(s) => {
                 let flipped = flip_case(s);
                 if &flipped != s {
-                    push(format!("`{f}` with flipped case"), Some(Value::String(flipped)));
+                    push(
+                        format!("`{f}` with flipped case"),
+                        Some(Value::String(flipped)),
+                    );
                 }
                 if let Some(c) = change_one_char(s) {
-                    push(format!("`{f}` with one character changed"), Some(Value::String(c)));
+                    push(
+                        format!("`{f}` with one character changed"),
+                        Some(Value::String(c)),
+                    );
                 }
-                push(format!("`{f}` with a character appended"), Some(Value::String(format!("{s}x"))));
-                push(format!("`{f}` with a character prepended"), Some(Value::String(format!("x{s}"))));
+                push(
+                    format!("`{f}` with a character appended"),
+                    Some(Value::String(format!("{s}x"))),
+                );
+                push(
+                    format!("`{f}` with a character prepended"),
+                    Some(Value::String(format!("x{s}"))),
+                );
                 if matches!(p.op, Op::Match { .. }) && s.chars().count() > 1 {
-                    let mid = s.char_indices().nth(s.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
-                    push(format!("`{f}` split in the middle"), Some(Value::String(format!("{} {}", &s[..mid], &s[mid..]))));
+                    let mid = s
+                        .char_indices()
+                        .nth(s.chars().count() / 2)
+                        .map(|(i, _)| i)
+                        .unwrap_or(0);
+                    push(
+                        format!("`{f}` split in the middle"),
+                        Some(Value::String(format!("{} {}", &s[..mid], &s[mid..]))),
+                    );
                 }
                 // Paths and names of one file or process hold one value.
-                if !COMPANIONS.iter().any(|(p, n, x)| *p == f || *n == f || *x == Some(f.as_str())) {
-                    push(format!("`{f}` as a list holding the value"), Some(Value::Array(vec![Value::String("other".into()), cur.clone()])));
+                if !COMPANIONS
+                    .iter()
+                    .any(|(p, n, x)| *p == f || *n == f || *x == Some(f.as_str()))
+                {
+                    push(
+                        format!("`{f}` as a list holding the value"),
+                        Some(Value::Array(vec![
+                            Value::String("other".into()),
+                            cur.clone(),
+                        ])),
+                    );
                 }
             }
             Value::Number(n) => {
@@ -358,12 +405,24 @@ const COMPANIONS: &[(&str, &str, Option<&str>)] = &[
 /// A real event that names a file by its extension also has its name and path (and a process
 /// name comes with an executable path): targets that hold only the path must see one. Fields the
 /// branch tests are kept as they are; the others are derived from them.
-fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collections::BTreeSet<String>) {
-    let unix = matches!(ev.get("host.os.type").and_then(Value::as_str), Some("linux" | "macos"));
-    let text = |ev: &BTreeMap<String, Value>, k: &str| ev.get(k).and_then(Value::as_str).map(str::to_string);
+fn complete_companions(
+    ev: &mut BTreeMap<String, Value>,
+    explicit: &std::collections::BTreeSet<String>,
+) {
+    let unix = matches!(
+        ev.get("host.os.type").and_then(Value::as_str),
+        Some("linux" | "macos")
+    );
+    let text = |ev: &BTreeMap<String, Value>, k: &str| {
+        ev.get(k).and_then(Value::as_str).map(str::to_string)
+    };
     for (path_key, name_key, ext_key) in COMPANIONS {
         let given = |k: &str| explicit.contains(k);
-        let mut name = if given(name_key) { text(ev, name_key) } else { None };
+        let mut name = if given(name_key) {
+            text(ev, name_key)
+        } else {
+            None
+        };
         if !given(name_key) {
             let from_path = given(path_key)
                 .then(|| text(ev, path_key))
@@ -371,7 +430,12 @@ fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collect
                 .and_then(|p| p.rsplit(['\\', '/']).next().map(str::to_string));
             let ext = ext_key.filter(|k| given(k)).and_then(|k| text(ev, k));
             name = match (from_path, ext) {
-                (Some(b), Some(x)) if b.to_lowercase().ends_with(&format!(".{}", x.to_lowercase())) => Some(b),
+                (Some(b), Some(x))
+                    if b.to_lowercase()
+                        .ends_with(&format!(".{}", x.to_lowercase())) =>
+                {
+                    Some(b)
+                }
                 (_, Some(x)) => Some(format!("sample.{x}")),
                 (b, None) => b,
             };
@@ -382,7 +446,10 @@ fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collect
         let Some(mut name) = name else { continue };
         // A name the rule tests must still carry the extension it tests.
         if let Some(x) = ext_key.filter(|k| given(k)).and_then(|k| text(ev, k)) {
-            if !name.to_lowercase().ends_with(&format!(".{}", x.to_lowercase())) {
+            if !name
+                .to_lowercase()
+                .ends_with(&format!(".{}", x.to_lowercase()))
+            {
                 name = format!("{name}.{x}");
                 ev.insert((*name_key).to_string(), Value::String(name.clone()));
             }
@@ -392,12 +459,19 @@ fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collect
             if let Some(p) = text(ev, path_key) {
                 if !p.to_lowercase().ends_with(&name.to_lowercase()) {
                     let sep = if unix { "/" } else { "\\" };
-                    ev.insert((*path_key).to_string(), Value::String(format!("{p}{sep}{name}")));
+                    ev.insert(
+                        (*path_key).to_string(),
+                        Value::String(format!("{p}{sep}{name}")),
+                    );
                 }
             }
         }
         if !given(path_key) {
-            let path = if unix { format!("/tmp/sample/{name}") } else { format!("C:\\Users\\Public\\{name}") };
+            let path = if unix {
+                format!("/tmp/sample/{name}")
+            } else {
+                format!("C:\\Users\\Public\\{name}")
+            };
             ev.insert((*path_key).to_string(), Value::String(path));
         }
         if let Some(x) = ext_key.filter(|k| !given(k)) {
@@ -408,7 +482,10 @@ fn complete_companions(ev: &mut BTreeMap<String, Value>, explicit: &std::collect
     }
 }
 
-fn filter_witnesses(f: &EventFilter, facts: &SourceFacts) -> Vec<(String, BTreeMap<String, Value>)> {
+fn filter_witnesses(
+    f: &EventFilter,
+    facts: &SourceFacts,
+) -> Vec<(String, BTreeMap<String, Value>)> {
     let fixed = facts.fixed.as_slice();
     let branches = dnf(&f.expr, true, MAX_BRANCHES);
     let mut out = Vec::new();
@@ -417,7 +494,8 @@ fn filter_witnesses(f: &EventFilter, facts: &SourceFacts) -> Vec<(String, BTreeM
         for (k, v) in &facts.identity {
             ev.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let explicit: std::collections::BTreeSet<String> = b.iter().filter_map(|(p, _)| field_of(p)).collect();
+        let explicit: std::collections::BTreeSet<String> =
+            b.iter().filter_map(|(p, _)| field_of(p)).collect();
         // A name the rule's path already fixes (or an extension its name or path fixes) cannot
         // change alone in a real event: such near-misses are not generated.
         let mut fixed = fixed.to_vec();
@@ -467,7 +545,11 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
     let facts = match logsource.as_deref() {
         Some(id) => SourceFacts {
             fixed: mapping.implied_fields(id, schema),
-            identity: if schema == ruleport_model::Schema::Sigma { mapping.identity_of(id, schema) } else { Vec::new() },
+            identity: if schema == ruleport_model::Schema::Sigma {
+                mapping.identity_of(id, schema)
+            } else {
+                Vec::new()
+            },
             companions: schema == ruleport_model::Schema::Ecs,
         },
         None => SourceFacts {
@@ -484,7 +566,9 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
             }
         }
         Detection::Sequence(s) => {
-            let keyed = |fields: &mut BTreeMap<String, Value>, key: &str, step_by: &[ruleport_model::Operand]| {
+            let keyed = |fields: &mut BTreeMap<String, Value>,
+                         key: &str,
+                         step_by: &[ruleport_model::Operand]| {
                 for k in s.by.iter().chain(step_by) {
                     if let ruleport_model::Operand::Field { name, .. } = k {
                         fields.insert(name.clone(), Value::String(key.to_string()));
@@ -494,44 +578,66 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
             let step_events: Vec<Option<BTreeMap<String, Value>>> = s
                 .steps
                 .iter()
-                .map(|st| filter_witnesses(&st.source.filter, fixed).into_iter().next().map(|(_, e)| e))
+                .map(|st| {
+                    filter_witnesses(&st.source.filter, fixed)
+                        .into_iter()
+                        .next()
+                        .map(|(_, e)| e)
+                })
                 .collect();
             let span = s.maxspan.map(|m| m.millis as i64).unwrap_or(60_000);
             let gap = (span / (s.steps.len() as i64 + 1)).max(1);
-            let build = |key_last: &str, reverse: bool, stretch: bool, with_missing: bool| -> Vec<Value> {
-                let mut evs = Vec::new();
-                let n = s.steps.len();
-                for (i, (st, ev)) in s.steps.iter().zip(&step_events).enumerate() {
-                    if st.missing && !with_missing {
-                        continue;
-                    }
-                    let Some(ev) = ev else { continue };
-                    for r in 0..st.runs.max(1) {
-                        let mut e = ev.clone();
-                        keyed(&mut e, if i + 1 == n { key_last } else { "key-1" }, &st.by);
-                        let mut t = BASE_TIME + (i as i64) * gap + i64::from(r);
-                        if stretch && i + 1 == n {
-                            t = BASE_TIME + span + 1000;
+            let build =
+                |key_last: &str, reverse: bool, stretch: bool, with_missing: bool| -> Vec<Value> {
+                    let mut evs = Vec::new();
+                    let n = s.steps.len();
+                    for (i, (st, ev)) in s.steps.iter().zip(&step_events).enumerate() {
+                        if st.missing && !with_missing {
+                            continue;
                         }
-                        if reverse {
-                            t = BASE_TIME + ((n - i) as i64) * gap + i64::from(r);
+                        let Some(ev) = ev else { continue };
+                        for r in 0..st.runs.max(1) {
+                            let mut e = ev.clone();
+                            keyed(&mut e, if i + 1 == n { key_last } else { "key-1" }, &st.by);
+                            let mut t = BASE_TIME + (i as i64) * gap + i64::from(r);
+                            if stretch && i + 1 == n {
+                                t = BASE_TIME + span + 1000;
+                            }
+                            if reverse {
+                                t = BASE_TIME + ((n - i) as i64) * gap + i64::from(r);
+                            }
+                            evs.push(to_event(&e, t));
                         }
-                        evs.push(to_event(&e, t));
                     }
-                }
-                evs
-            };
-            scenarios.push(("sequence in order".into(), build("key-1", false, false, false)));
-            scenarios.push(("sequence in reverse order".into(), build("key-1", true, false, false)));
-            scenarios.push(("sequence with a different join key".into(), build("key-2", false, false, false)));
+                    evs
+                };
+            scenarios.push((
+                "sequence in order".into(),
+                build("key-1", false, false, false),
+            ));
+            scenarios.push((
+                "sequence in reverse order".into(),
+                build("key-1", true, false, false),
+            ));
+            scenarios.push((
+                "sequence with a different join key".into(),
+                build("key-2", false, false, false),
+            ));
             if s.maxspan.is_some() {
-                scenarios.push(("sequence longer than maxspan".into(), build("key-1", false, true, false)));
+                scenarios.push((
+                    "sequence longer than maxspan".into(),
+                    build("key-1", false, true, false),
+                ));
             }
             if s.steps.iter().any(|st| st.missing) {
-                scenarios.push(("sequence with the missing event present".into(), build("key-1", false, false, true)));
+                scenarios.push((
+                    "sequence with the missing event present".into(),
+                    build("key-1", false, false, true),
+                ));
             }
             if let Some(u) = &s.until {
-                if let Some((_, ue)) = filter_witnesses(&u.source.filter, fixed).into_iter().next() {
+                if let Some((_, ue)) = filter_witnesses(&u.source.filter, fixed).into_iter().next()
+                {
                     let mut evs = build("key-1", false, false, false);
                     let mut ue = ue;
                     keyed(&mut ue, "key-1", &u.by);
@@ -543,7 +649,10 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         Detection::Sample(s) => {
             let mut evs = Vec::new();
             for (i, st) in s.steps.iter().enumerate() {
-                if let Some((_, mut e)) = filter_witnesses(&st.source.filter, fixed).into_iter().next() {
+                if let Some((_, mut e)) = filter_witnesses(&st.source.filter, fixed)
+                    .into_iter()
+                    .next()
+                {
                     for k in s.by.iter().chain(&st.by) {
                         if let ruleport_model::Operand::Field { name, .. } = k {
                             e.insert(name.clone(), Value::String("key-1".into()));
@@ -567,8 +676,12 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                 .max()
                 .unwrap_or(1)
                 .clamp(1, 50) as usize;
-            let Some(src) = a.sources.first() else { return vec![] };
-            let Some((_, base)) = filter_witnesses(&src.filter, fixed).into_iter().next() else { return vec![] };
+            let Some(src) = a.sources.first() else {
+                return vec![];
+            };
+            let Some((_, base)) = filter_witnesses(&src.filter, fixed).into_iter().next() else {
+                return vec![];
+            };
             let distinct: Vec<&String> = a
                 .conditions
                 .iter()
@@ -582,7 +695,10 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                     .map(|i| {
                         let mut e = base.clone();
                         for g in &a.group_by {
-                            e.insert(src.aliases.get(g).unwrap_or(g).clone(), Value::String("group-1".into()));
+                            e.insert(
+                                src.aliases.get(g).unwrap_or(g).clone(),
+                                Value::String("group-1".into()),
+                            );
                         }
                         for f in &distinct {
                             e.insert((*f).clone(), Value::String(format!("value-{i}")));
@@ -592,10 +708,19 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                     .collect()
             };
             let window = a.window.map(|w| w.millis as i64).unwrap_or(300_000);
-            scenarios.push((format!("{threshold} events in a group"), make(threshold, 1000)));
+            scenarios.push((
+                format!("{threshold} events in a group"),
+                make(threshold, 1000),
+            ));
             if threshold > 1 {
-                scenarios.push((format!("{} events in a group", threshold - 1), make(threshold - 1, 1000)));
-                scenarios.push((format!("{threshold} events spread over more than the window"), make(threshold, window)));
+                scenarios.push((
+                    format!("{} events in a group", threshold - 1),
+                    make(threshold - 1, 1000),
+                ));
+                scenarios.push((
+                    format!("{threshold} events spread over more than the window"),
+                    make(threshold, window),
+                ));
             }
         }
         Detection::NewTerms(n) => {
@@ -608,8 +733,14 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
                     to_event(&e, t)
                 };
                 let old = BASE_TIME - 2 * 86_400_000;
-                scenarios.push(("new term".into(), vec![with("term-a", old), with("term-b", BASE_TIME)]));
-                scenarios.push(("term seen in history".into(), vec![with("term-a", old), with("term-a", BASE_TIME)]));
+                scenarios.push((
+                    "new term".into(),
+                    vec![with("term-a", old), with("term-b", BASE_TIME)],
+                ));
+                scenarios.push((
+                    "term seen in history".into(),
+                    vec![with("term-a", old), with("term-a", BASE_TIME)],
+                ));
             }
         }
         Detection::Unsupported(_) => {}
@@ -624,9 +755,14 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
         _ => logsource,
     };
     let base = scenarios.first().and_then(|(_, evs)| evs.first()).cloned();
-    let base_source = base.as_ref().and_then(|b| mapping.classify(b, schema)).map(|l| l.id.clone());
+    let base_source = base
+        .as_ref()
+        .and_then(|b| mapping.classify(b, schema))
+        .map(|l| l.id.clone());
     let gate_schema = schema;
-    let gate = |doc: &Value, ls: &ruleport_model::LogSource| mapping.event_in_logsource(doc, gate_schema, ls);
+    let gate = |doc: &Value, ls: &ruleport_model::LogSource| {
+        mapping.event_in_logsource(doc, gate_schema, ls)
+    };
     scenarios
         .into_iter()
         .filter_map(|(label, events)| {
@@ -637,7 +773,9 @@ pub fn generate(rule: &Rule, mapping: &Mapping) -> Vec<Witness> {
             if logsource.is_none()
                 && expect
                 && base_source.is_some()
-                && events.iter().any(|e| mapping.classify(e, schema).map(|l| l.id.clone()) != base_source)
+                && events
+                    .iter()
+                    .any(|e| mapping.classify(e, schema).map(|l| l.id.clone()) != base_source)
             {
                 return None;
             }
@@ -686,32 +824,73 @@ mod tests {
             Expr::matches("a", StrPattern::literal("Alpha"), Case::Sensitive),
             Expr::and(vec![
                 Expr::matches("b", StrPattern::contains("beta"), Case::Insensitive),
-                Expr::not(Expr::matches("c", StrPattern::literal("x"), Case::Sensitive)),
+                Expr::not(Expr::matches(
+                    "c",
+                    StrPattern::literal("x"),
+                    Case::Sensitive,
+                )),
             ]),
         ]);
         let w = generate(&rule(e), &Mapping::builtin());
-        assert!(w.iter().filter(|w| w.label.starts_with("branch") && !w.label.contains(':')).all(|w| w.expect));
-        let flipped = w.iter().find(|w| w.label == "branch 1: `a` with flipped case").expect("flip");
-        assert!(!flipped.expect, "case-sensitive literal must not match its flipped case");
-        let flipped_b = w.iter().find(|w| w.label == "branch 2: `b` with flipped case").expect("flip b");
+        assert!(w
+            .iter()
+            .filter(|w| w.label.starts_with("branch") && !w.label.contains(':'))
+            .all(|w| w.expect));
+        let flipped = w
+            .iter()
+            .find(|w| w.label == "branch 1: `a` with flipped case")
+            .expect("flip");
+        assert!(
+            !flipped.expect,
+            "case-sensitive literal must not match its flipped case"
+        );
+        let flipped_b = w
+            .iter()
+            .find(|w| w.label == "branch 2: `b` with flipped case")
+            .expect("flip b");
         assert!(flipped_b.expect, "case-insensitive contains still matches");
-        assert!(w.iter().any(|w| w.label.contains("negated condition on `c`") && !w.expect));
+        assert!(w
+            .iter()
+            .any(|w| w.label.contains("negated condition on `c`") && !w.expect));
     }
 
     #[test]
     fn file_events_name_the_file_the_extension_belongs_to() {
         let e = Expr::and(vec![
-            Expr::matches("host.os.type", StrPattern::literal("windows"), Case::Sensitive),
-            Expr::matches("event.category", StrPattern::literal("file"), Case::Sensitive),
-            Expr::matches("file.extension", StrPattern::literal("kirbi"), Case::Insensitive),
+            Expr::matches(
+                "host.os.type",
+                StrPattern::literal("windows"),
+                Case::Sensitive,
+            ),
+            Expr::matches(
+                "event.category",
+                StrPattern::literal("file"),
+                Case::Sensitive,
+            ),
+            Expr::matches(
+                "file.extension",
+                StrPattern::literal("kirbi"),
+                Case::Insensitive,
+            ),
         ]);
         let w = generate(&rule(e), &Mapping::builtin());
         let b = w.iter().find(|w| w.label == "branch 1").expect("branch");
         let ev = &b.events[0];
         assert_eq!(ev["file.name"], "sample.kirbi");
-        assert!(ev["file.path"].as_str().is_some_and(|p| p.ends_with("\\sample.kirbi")), "{ev}");
+        assert!(
+            ev["file.path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("\\sample.kirbi")),
+            "{ev}"
+        );
         // A near-miss on the extension renames the file with it.
-        let changed = w.iter().find(|w| w.label.contains("`file.extension` with a character appended")).expect("near-miss");
+        let changed = w
+            .iter()
+            .find(|w| {
+                w.label
+                    .contains("`file.extension` with a character appended")
+            })
+            .expect("near-miss");
         assert_eq!(changed.events[0]["file.name"], "sample.kirbix");
     }
 
@@ -722,24 +901,49 @@ mod tests {
                 Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(12))),
                 Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(13))),
             ]),
-            Expr::matches("TargetObject", StrPattern::suffix("\\Run\\x"), Case::Insensitive),
+            Expr::matches(
+                "TargetObject",
+                StrPattern::suffix("\\Run\\x"),
+                Case::Insensitive,
+            ),
         ]));
         r.schema = Schema::Sigma;
-        r.logsource = LogSource { product: Some("windows".into()), category: Some("registry_event".into()), ..Default::default() };
+        r.logsource = LogSource {
+            product: Some("windows".into()),
+            category: Some("registry_event".into()),
+            ..Default::default()
+        };
         let w = generate(&r, &Mapping::builtin());
         let b = w.iter().find(|w| w.label == "branch 1").expect("branch");
-        assert_eq!(b.events[0]["Channel"], "Microsoft-Windows-Sysmon/Operational");
+        assert_eq!(
+            b.events[0]["Channel"],
+            "Microsoft-Windows-Sysmon/Operational"
+        );
         assert_eq!(b.logsource.as_deref(), Some("windows.registry_event"));
-        let gone = w.iter().find(|w| w.label == "branch 1: `EventID` missing").expect("near-miss");
+        let gone = w
+            .iter()
+            .find(|w| w.label == "branch 1: `EventID` missing")
+            .expect("near-miss");
         assert!(!gone.expect);
-        assert_eq!(gone.logsource, None, "an event without its event id is not declared in the source");
+        assert_eq!(
+            gone.logsource, None,
+            "an event without its event id is not declared in the source"
+        );
     }
 
     #[test]
     fn regex_samples_match() {
-        for (p, ci) in [("a[0-9]+b", false), (r"\d{3}-\w+", false), ("(?i)cmd|powershell", false), ("^x.y$", true)] {
+        for (p, ci) in [
+            ("a[0-9]+b", false),
+            (r"\d{3}-\w+", false),
+            ("(?i)cmd|powershell", false),
+            ("^x.y$", true),
+        ] {
             let s = regex_sample(p, ci).expect("sample");
-            let re = regex::RegexBuilder::new(p).case_insensitive(ci).build().expect("re");
+            let re = regex::RegexBuilder::new(p)
+                .case_insensitive(ci)
+                .build()
+                .expect("re");
             assert!(re.is_match(&s), "{p} !~ {s}");
         }
     }
@@ -747,6 +951,9 @@ mod tests {
     #[test]
     fn timestamps_format() {
         assert_eq!(rfc3339(BASE_TIME), "2026-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(BASE_TIME + 86_400_000 + 61_001), "2026-01-02T00:01:01.001Z");
+        assert_eq!(
+            rfc3339(BASE_TIME + 86_400_000 + 61_001),
+            "2026-01-02T00:01:01.001Z"
+        );
     }
 }

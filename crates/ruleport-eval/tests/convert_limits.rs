@@ -34,13 +34,24 @@ fn a_tail_pipe_is_kept_by_eql_and_reported_by_other_targets() {
     let conv = Converter::new(Mapping::builtin());
     let eql = conv.port(&rule, TargetId::Eql).expect("eql port");
     assert!(eql.text.trim_end().ends_with("| tail 1"), "{}", eql.text);
-    assert!(!eql.fidelity.reasons().iter().any(|a| a.code == "result-limit-dropped"));
+    assert!(!eql
+        .fidelity
+        .reasons()
+        .iter()
+        .any(|a| a.code == "result-limit-dropped"));
     let splunk = conv.port(&rule, TargetId::Splunk).expect("splunk port");
-    assert!(splunk.fidelity.reasons().iter().any(|a| a.code == "result-limit-dropped"));
+    assert!(splunk
+        .fidelity
+        .reasons()
+        .iter()
+        .any(|a| a.code == "result-limit-dropped"));
     for t in [TargetId::Sentinel, TargetId::Sigma] {
         match conv.port(&rule, t) {
             Ok(p) => assert!(
-                p.fidelity.reasons().iter().any(|a| a.code == "result-limit-dropped"),
+                p.fidelity
+                    .reasons()
+                    .iter()
+                    .any(|a| a.code == "result-limit-dropped"),
                 "{t}: {:?}",
                 p.fidelity.reasons()
             ),

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -22,16 +24,25 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[ignore]
 fn budget_pass_accepts_every_yaml_file_serde_reads() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shared = std::env::var("RULEPORT_SHARED").map(PathBuf::from).unwrap_or_else(|_| repo.join("../shared"));
+    let shared = std::env::var("RULEPORT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo.join("../shared"));
     let mut files = Vec::new();
-    for d in [repo.join("rules"), repo.join("crates"), repo.join("tests"), shared] {
+    for d in [
+        repo.join("rules"),
+        repo.join("crates"),
+        repo.join("tests"),
+        shared,
+    ] {
         yaml_files(&d, &mut files);
     }
     assert!(files.len() > 100, "only {} YAML files found", files.len());
     let mut refused = Vec::new();
     let mut read = 0;
     for f in &files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
         let serde_ok = serde_yaml::Deserializer::from_str(&text)
             .all(|doc| <serde_yaml::Value as serde::Deserialize>::deserialize(doc).is_ok());
         if !serde_ok {
@@ -42,6 +53,9 @@ fn budget_pass_accepts_every_yaml_file_serde_reads() {
             refused.push(format!("{}: {d}", f.display()));
         }
     }
-    eprintln!("{read} YAML files read by serde_norway, {} refused by the budget pass", refused.len());
+    eprintln!(
+        "{read} YAML files read by serde_norway, {} refused by the budget pass",
+        refused.len()
+    );
     assert!(refused.is_empty(), "{}", refused.join("\n"));
 }

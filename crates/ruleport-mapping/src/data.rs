@@ -300,7 +300,8 @@ pub const SCHEMA_KEYS: [&str; 8] = [
 /// patterns not mixed with plain names, field sets that exist in the file or are built in).
 pub fn parse_mapping(text: &str, path: &Path) -> Result<MappingFile, Diagnostic> {
     // Alias expansion and nesting are bounded before serde copies anything.
-    ruleport_model::yaml_budget::check_yaml_budget(text, "E-MAPPING-YAML").map_err(|d| d.in_file(path))?;
+    ruleport_model::yaml_budget::check_yaml_budget(text, "E-MAPPING-YAML")
+        .map_err(|d| d.in_file(path))?;
     let file = serde_yaml::from_str::<MappingFile>(text).map_err(|e| {
         let pos = e
             .location()

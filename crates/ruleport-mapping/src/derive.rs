@@ -201,10 +201,17 @@ pub(crate) fn rewrite_argument(p: &Predicate, field: &str) -> Option<Expr> {
     let (pattern, case) = match &p.op {
         Op::Exists => return Some(Expr::pred(subject, Op::Exists)),
         Op::Match { pattern, case } => (pattern.clone(), *case),
-        Op::Eq(Scalar::Str(s)) => (StrPattern::literal(s.clone()), ruleport_model::Case::Sensitive),
+        Op::Eq(Scalar::Str(s)) => (
+            StrPattern::literal(s.clone()),
+            ruleport_model::Case::Sensitive,
+        ),
         _ => return None,
     };
-    if pattern.pieces().iter().any(|x| matches!(x, Piece::Placeholder(_))) {
+    if pattern
+        .pieces()
+        .iter()
+        .any(|x| matches!(x, Piece::Placeholder(_)))
+    {
         return None;
     }
     let mut pieces = vec![Piece::AnyChars];

@@ -104,7 +104,9 @@ impl Mapping {
         key: &str,
         names: &std::collections::BTreeSet<String>,
     ) -> usize {
-        if let (Some(k), Some((Some(own), _))) = (crate::index::key_slot(key), self.row_indexes(Some(l))) {
+        if let (Some(k), Some((Some(own), _))) =
+            (crate::index::key_slot(key), self.row_indexes(Some(l)))
+        {
             return names.iter().map(|n| own.named(k, n).len()).sum();
         }
         self.rows_for(Some(l))
@@ -184,9 +186,15 @@ impl Mapping {
         derived: bool,
     ) -> Option<FieldHit<'a>> {
         match (crate::index::key_slot(fk), self.row_indexes(ls)) {
-            (Some(k), Some((own, common))) => {
-                self.lookup_indexed(ls, [(own, true), (Some(common), false)], k, field, fk, tk, derived)
-            }
+            (Some(k), Some((own, common))) => self.lookup_indexed(
+                ls,
+                [(own, true), (Some(common), false)],
+                k,
+                field,
+                fk,
+                tk,
+                derived,
+            ),
             _ => self.lookup_scan(ls, field, fk, tk, derived),
         }
     }

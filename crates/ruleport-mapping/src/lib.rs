@@ -680,7 +680,10 @@ impl<'a> MapCtx<'a> {
                 if h.kind != FieldKind::Unknown {
                     self.kinds.insert(h.name.clone(), h.kind);
                 }
-                if let Some(a) = h.row.and_then(|r| derive::derived_note(r, name, &h.name, self.tk, self.to)) {
+                if let Some(a) = h
+                    .row
+                    .and_then(|r| derive::derived_note(r, name, &h.name, self.tk, self.to))
+                {
                     self.approximations.push(a);
                 }
                 Some(e)
@@ -942,7 +945,10 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
     let implied = |c: &Expr| -> bool {
         literal_disjunction(c).is_some_and(|(field, vals)| {
             best.is_some_and(|g| group_within(g, &field, &vals))
-                || side.implied.as_ref().is_some_and(|g| group_allows(g, &field, &vals))
+                || side
+                    .implied
+                    .as_ref()
+                    .is_some_and(|g| group_allows(g, &field, &vals))
         })
     };
     f.expr = match &f.expr {

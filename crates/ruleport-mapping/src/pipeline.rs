@@ -109,7 +109,8 @@ pub fn load_pysigma_pipeline(text: &str, path: &Path) -> Result<Pipeline, Diagno
         Diagnostic::error(code, msg).in_file(path).at_opt(pos)
     };
     // Alias expansion and nesting are bounded before serde copies anything.
-    ruleport_model::yaml_budget::check_yaml_budget(text, "E-PIPELINE-YAML").map_err(|d| d.in_file(path))?;
+    ruleport_model::yaml_budget::check_yaml_budget(text, "E-PIPELINE-YAML")
+        .map_err(|d| d.in_file(path))?;
     let doc: Value = serde_yaml::from_str(text).map_err(|e| {
         let pos = e
             .location()

@@ -1125,7 +1125,12 @@ fn elastic_process_start_conditions_are_implied_by_every_target() {
         // DeviceProcessEvents (XDR) holds every OS and has no OS column: dropping the OS test
         // there is declared; Sysmon, Security 4688 and Splunk's Sysmon source are Windows-only.
         if field == "FolderPath" {
-            assert_eq!(codes(&x), vec!["unselected-condition"], "{:?}", x.approximations);
+            assert_eq!(
+                codes(&x),
+                vec!["unselected-condition"],
+                "{:?}",
+                x.approximations
+            );
         } else {
             assert!(x.approximations.is_empty(), "{:?}", x.approximations);
         }
@@ -1341,13 +1346,31 @@ fn a_conjunct_is_implied_only_when_the_source_admits_no_other_value() {
     let eid = |n: i64| Expr::pred(Subject::field("EventID"), Op::Eq(Scalar::Int(n)));
     let obj = ci("TargetObject", StrPattern::suffix("\\Run\\x"));
     // Sysmon registry_event holds EventIDs 12, 13 and 14: a rule on 12 or 13 must keep its test.
-    let narrow = sigma_rule(Some("windows"), Some("registry_event"), None, Expr::and(vec![Expr::or(vec![eid(12), eid(13)]), obj.clone()]));
+    let narrow = sigma_rule(
+        Some("windows"),
+        Some("registry_event"),
+        None,
+        Expr::and(vec![Expr::or(vec![eid(12), eid(13)]), obj.clone()]),
+    );
     let splunk = Mapping::builtin().map_rule(&narrow, Schema::Splunk);
-    assert!(fields_of(&splunk).contains(&"EventCode".to_string()), "{:?}", splunk.rule.detection);
+    assert!(
+        fields_of(&splunk).contains(&"EventCode".to_string()),
+        "{:?}",
+        splunk.rule.detection
+    );
     // Naming all three says nothing the source does not: the test is dropped.
-    let all = sigma_rule(Some("windows"), Some("registry_event"), None, Expr::and(vec![Expr::or(vec![eid(12), eid(13), eid(14)]), obj]));
+    let all = sigma_rule(
+        Some("windows"),
+        Some("registry_event"),
+        None,
+        Expr::and(vec![Expr::or(vec![eid(12), eid(13), eid(14)]), obj]),
+    );
     let splunk = Mapping::builtin().map_rule(&all, Schema::Splunk);
-    assert!(!fields_of(&splunk).contains(&"EventCode".to_string()), "{:?}", splunk.rule.detection);
+    assert!(
+        !fields_of(&splunk).contains(&"EventCode".to_string()),
+        "{:?}",
+        splunk.rule.detection
+    );
 }
 
 #[test]
@@ -1376,7 +1399,10 @@ fn a_rule_that_excludes_its_sources_events_is_a_contradiction() {
         ]))),
         ..seed()
     };
-    assert_eq!(crate::source_contradiction(&Mapping::builtin().map_rule(&ok, Schema::Splunk)), None);
+    assert_eq!(
+        crate::source_contradiction(&Mapping::builtin().map_rule(&ok, Schema::Splunk)),
+        None
+    );
 }
 
 #[test]
@@ -1391,24 +1417,46 @@ fn two_source_fields_on_one_target_field_are_reported() {
         ]),
     );
     let m = Mapping::builtin().map_rule(&r, Schema::Sentinel);
-    assert!(codes(&m).contains(&"fields-merged"), "{:?}", m.approximations);
-    assert!(!codes(&Mapping::builtin().map_rule(&proc_rule(), Schema::Sentinel)).contains(&"fields-merged"));
+    assert!(
+        codes(&m).contains(&"fields-merged"),
+        "{:?}",
+        m.approximations
+    );
+    assert!(
+        !codes(&Mapping::builtin().map_rule(&proc_rule(), Schema::Sentinel))
+            .contains(&"fields-merged")
+    );
 }
 
 #[test]
 fn views_spell_identity_values_and_map_values_as_the_target_stores_them() {
     let m = Mapping::builtin();
     // Sigma compares case-insensitively; the ECS channel is the source's own spelling.
-    let ev = json!({"Channel": "sYSTEM", "EventID": 104, "Provider_Name": "Microsoft-Windows-Eventlog"});
+    let ev =
+        json!({"Channel": "sYSTEM", "EventID": 104, "Provider_Name": "Microsoft-Windows-Eventlog"});
     let ecs = m.view_event(&ev, Schema::Sigma, Some("windows.system"), Schema::Ecs);
-    assert_eq!(lookup_str(&ecs, "winlog.channel").as_deref(), Some("System"), "{ecs}");
+    assert_eq!(
+        lookup_str(&ecs, "winlog.channel").as_deref(),
+        Some("System"),
+        "{ecs}"
+    );
     // An ECS value map is case-sensitive: `EGRESS` is not the direction `egress`.
     let ev = json!({"event.category": "network", "host.os.type": "windows", "network.direction": "EGRESS"});
-    let splunk = m.view_event(&ev, Schema::Ecs, Some("windows.network_connection"), Schema::Splunk);
+    let splunk = m.view_event(
+        &ev,
+        Schema::Ecs,
+        Some("windows.network_connection"),
+        Schema::Splunk,
+    );
     assert_ne!(splunk.get("Initiated"), Some(&json!("true")), "{splunk}");
     // Value maps apply to each value of a multi-valued field.
     let ev = json!({"Initiated": ["true", "false"]});
-    let ecs = m.view_event(&ev, Schema::Sigma, Some("windows.network_connection"), Schema::Ecs);
+    let ecs = m.view_event(
+        &ev,
+        Schema::Sigma,
+        Some("windows.network_connection"),
+        Schema::Ecs,
+    );
     let dirs = ruleport_model::event::lookup(&ecs, "network.direction");
     assert!(dirs.iter().any(|v| v.as_str() == Some("egress")), "{ecs}");
     assert!(!dirs.iter().any(|v| v.as_str() == Some("true")), "{ecs}");

@@ -29,7 +29,9 @@ impl Mapping {
             .and_then(|spec| spec.groups().into_iter().next())
             .map(|g| {
                 g.iter()
-                    .filter_map(|(f, want)| want.values().first().map(|v| (f.clone(), yaml_to_json(v))))
+                    .filter_map(|(f, want)| {
+                        want.values().first().map(|v| (f.clone(), yaml_to_json(v)))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -38,7 +40,13 @@ impl Mapping {
     /// Whether `event` keeps the identity `base` (an event of the log source) has: every field of
     /// the source's match conditions that `base` holds is still present in `event` with a value
     /// one of the source's groups allows. A source without match conditions has none to keep.
-    pub fn event_keeps_identity(&self, event: &Value, base: &Value, logsource_id: &str, schema: Schema) -> bool {
+    pub fn event_keeps_identity(
+        &self,
+        event: &Value,
+        base: &Value,
+        logsource_id: &str,
+        schema: Schema,
+    ) -> bool {
         let Some(spec) = self
             .logsource(logsource_id)
             .and_then(|l| l.side(self.key(schema)))
@@ -193,7 +201,11 @@ impl Mapping {
                                     .iter()
                                     .find_map(|k| row.types.get(*k))
                                     .is_some_and(|t| t == "bool");
-                            if bool_column { as_bool(v) } else { v }
+                            if bool_column {
+                                as_bool(v)
+                            } else {
+                                v
+                            }
                         }
                         None => value,
                     };
@@ -278,7 +290,11 @@ impl Mapping {
                                 .filter_map(|h| allowed.iter().find(|a| a.eq_ignore_ascii_case(h)))
                                 .map(|a| Value::String(a.clone()))
                                 .collect();
-                            let v = if spelled.len() == 1 { spelled[0].clone() } else { Value::Array(spelled) };
+                            let v = if spelled.len() == 1 {
+                                spelled[0].clone()
+                            } else {
+                                Value::Array(spelled)
+                            };
                             match to {
                                 Schema::Ecs => insert_path(&mut out, field, v),
                                 _ => {
@@ -337,7 +353,11 @@ impl Mapping {
             }) && other
                 .side(self.key(schema))
                 .and_then(|s| s.match_spec.as_ref())
-                .is_some_and(|spec| spec.groups().iter().any(|g| event_satisfies(event, g, schema)))
+                .is_some_and(|spec| {
+                    spec.groups()
+                        .iter()
+                        .any(|g| event_satisfies(event, g, schema))
+                })
         };
         (eq(&keys.product, &ls.product)
             && eq(&keys.category, &ls.category)
@@ -365,7 +385,13 @@ impl Mapping {
                     && !want.values().iter().any(|w| {
                         let w = yaml_text(w);
                         have.iter().any(|h| {
-                            scalar_text(h).is_some_and(|t| if sensitive { t == w.as_str() } else { t.eq_ignore_ascii_case(&w) })
+                            scalar_text(h).is_some_and(|t| {
+                                if sensitive {
+                                    t == w.as_str()
+                                } else {
+                                    t.eq_ignore_ascii_case(&w)
+                                }
+                            })
                         })
                     })
             })
@@ -405,7 +431,12 @@ fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
     }
     // A multi-valued field maps value by value.
     if let Value::Array(items) = value {
-        return Value::Array(items.into_iter().map(|v| map_value(row, fk, tk, v)).collect());
+        return Value::Array(
+            items
+                .into_iter()
+                .map(|v| map_value(row, fk, tk, v))
+                .collect(),
+        );
     }
     let Some(text) = scalar_text(&value).map(|t| t.into_owned()) else {
         return value;
@@ -418,9 +449,13 @@ fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
         Some(m) => m
             .iter()
             .find(|(_, vs)| {
-                vs.items()
-                    .iter()
-                    .any(|v| if sensitive { *v == text.as_str() } else { v.eq_ignore_ascii_case(&text) })
+                vs.items().iter().any(|v| {
+                    if sensitive {
+                        *v == text.as_str()
+                    } else {
+                        v.eq_ignore_ascii_case(&text)
+                    }
+                })
             })
             .map(|(k, _)| k.clone()),
     };
@@ -452,7 +487,13 @@ fn event_satisfies(event: &Value, g: &MatchGroup, schema: Schema) -> bool {
         want.values().iter().any(|w| {
             let w = yaml_text(w);
             have.iter().any(|h| {
-                scalar_text(h).is_some_and(|t| if sensitive { t == w.as_str() } else { t.eq_ignore_ascii_case(&w) })
+                scalar_text(h).is_some_and(|t| {
+                    if sensitive {
+                        t == w.as_str()
+                    } else {
+                        t.eq_ignore_ascii_case(&w)
+                    }
+                })
             })
         })
     })

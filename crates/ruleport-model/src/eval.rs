@@ -4,12 +4,13 @@ use crate::detection::{
     AggCondition, Aggregation, Detection, EventFilter, EventSource, Metric, NewTerms, Sample,
     SeqStep, Sequence, WindowKind,
 };
-pub use crate::event::{FieldIds, FlatEvent, Leaf};
 use crate::event::{event_time, leaves, lookup, scalar_text};
+pub use crate::event::{FieldIds, FlatEvent, Leaf};
 use crate::expr::{Expr, FieldRefKind, Op, Operand, Predicate, RegexSpec, Subject};
 use crate::functions::{eval_operand, scalar_to_json};
 use crate::matching::{
-    cidr_contains, compile_regex, fold, regex_source, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT,
+    cidr_contains, compile_regex, fold, regex_source, GlobMatcher, REGEX_DFA_LIMIT,
+    REGEX_SIZE_LIMIT,
 };
 use crate::rule::{LogSource, Rule};
 use crate::value::{Case, PatternShape, Piece, Scalar, StrPattern, TimeSpan};
@@ -46,7 +47,10 @@ pub enum CompiledExpr {
     Not(Box<CompiledExpr>),
     Const(bool),
     Pred(Box<CompiledPred>),
-    Nested { path: String, inner: Box<CompiledExpr> },
+    Nested {
+        path: String,
+        inner: Box<CompiledExpr>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -131,8 +135,18 @@ impl LiteralSet {
     }
 
     /// `shared`: the field's table and id, for case-insensitive sets on a plain field.
-    fn build(patterns: Vec<&StrPattern>, case: Case, shared: Option<(&mut FieldIds, u32)>) -> Result<LiteralSet, EvalError> {
-        let prep = |s: &str| if case.is_insensitive() { fold(s) } else { s.to_string() };
+    fn build(
+        patterns: Vec<&StrPattern>,
+        case: Case,
+        shared: Option<(&mut FieldIds, u32)>,
+    ) -> Result<LiteralSet, EvalError> {
+        let prep = |s: &str| {
+            if case.is_insensitive() {
+                fold(s)
+            } else {
+                s.to_string()
+            }
+        };
         let mut set = LiteralSet::default();
         let mut contains = Vec::new();
         for p in patterns {
@@ -149,16 +163,21 @@ impl LiteralSet {
             set.exact_set = std::mem::take(&mut set.exact).into_iter().collect();
         }
         if let (Some((ids, field)), true) = (shared, case.is_insensitive()) {
-            set.shared = contains.iter().map(|n| ids.intern_needle(field, n)).collect();
+            set.shared = contains
+                .iter()
+                .map(|n| ids.intern_needle(field, n))
+                .collect();
             set.shared.sort_unstable();
             set.shared.dedup();
         }
         set.contains = match contains.len() {
             0 => None,
-            1 => Some(Contains::One(Box::new(Finder::new(contains[0].as_bytes()).into_owned()))),
-            _ => Some(Contains::Many(
-                AhoCorasick::new(&contains).map_err(|e| EvalError::Unsupported(format!("substring automaton: {e}")))?,
-            )),
+            1 => Some(Contains::One(Box::new(
+                Finder::new(contains[0].as_bytes()).into_owned(),
+            ))),
+            _ => Some(Contains::Many(AhoCorasick::new(&contains).map_err(
+                |e| EvalError::Unsupported(format!("substring automaton: {e}")),
+            )?)),
         };
         Ok(set)
     }
@@ -173,7 +192,11 @@ impl LiteralSet {
             || self.prefixes.iter().any(|p| text.starts_with(p.as_str()))
             || self.globs.iter().any(|g| g.is_match_prepared(text))
             || self.contains.as_ref().is_some_and(|c| {
-                let shared = if self.shared.is_empty() { None } else { shared_hit(&self.shared) };
+                let shared = if self.shared.is_empty() {
+                    None
+                } else {
+                    shared_hit(&self.shared)
+                };
                 shared.unwrap_or_else(|| c.is_match(text))
             })
     }
@@ -181,12 +204,20 @@ impl LiteralSet {
 
 impl AnyOf {
     fn matches(&self, leaf: &Leaf<'_>, shared_hit: impl FnOnce(&[u32]) -> Option<bool>) -> bool {
-        if matches!(leaf.value(), Value::Object(_) | Value::Array(_) | Value::Null) {
+        if matches!(
+            leaf.value(),
+            Value::Object(_) | Value::Array(_) | Value::Null
+        ) {
             return false;
         }
-        let Some(text) = leaf.text() else { return false };
+        let Some(text) = leaf.text() else {
+            return false;
+        };
         (!self.sensitive.is_empty() && self.sensitive.is_match(text, |_| None))
-            || (!self.insensitive.is_empty() && leaf.folded().is_some_and(|f| self.insensitive.is_match(f, shared_hit)))
+            || (!self.insensitive.is_empty()
+                && leaf
+                    .folded()
+                    .is_some_and(|f| self.insensitive.is_match(f, shared_hit)))
             || self.regexes.as_ref().is_some_and(|r| r.is_match(text))
     }
 }
@@ -199,7 +230,11 @@ impl CompiledExpr {
     /// Compile with field names interned in a shared table, for [`CompiledExpr::matches_flat`].
     pub fn compile_with(expr: &Expr, ids: &mut FieldIds) -> Result<CompiledExpr, EvalError> {
         Ok(match expr {
-            Expr::And(v) => CompiledExpr::And(v.iter().map(|e| Self::compile_with(e, ids)).collect::<Result<_, _>>()?),
+            Expr::And(v) => CompiledExpr::And(
+                v.iter()
+                    .map(|e| Self::compile_with(e, ids))
+                    .collect::<Result<_, _>>()?,
+            ),
             Expr::Or(v) => CompiledExpr::Or(compile_or(v, ids)?),
             Expr::Not(e) => CompiledExpr::Not(Box::new(Self::compile_with(e, ids)?)),
             Expr::Const(b) => CompiledExpr::Const(*b),
@@ -226,9 +261,9 @@ impl CompiledExpr {
             CompiledExpr::Or(v) => v.iter().any(|e| e.eval(src)),
             CompiledExpr::Not(e) => !e.eval(src),
             CompiledExpr::Const(b) => *b,
-            CompiledExpr::Nested { path, inner } => {
-                lookup(src.doc(), path).into_iter().any(|el| inner.eval(&DocFields(el)))
-            }
+            CompiledExpr::Nested { path, inner } => lookup(src.doc(), path)
+                .into_iter()
+                .any(|el| inner.eval(&DocFields(el))),
             CompiledExpr::Pred(p) => p.eval(src),
         }
     }
@@ -240,7 +275,9 @@ fn compile_or(items: &[Expr], ids: &mut FieldIds) -> Result<Vec<CompiledExpr>, E
     let mut out = Vec::new();
     for e in items {
         if let Expr::Pred(p) = e {
-            if matches!(p.op, Op::Match { .. } | Op::Regex(_)) && !matches!(p.subject, Subject::Computed(_)) {
+            if matches!(p.op, Op::Match { .. } | Op::Regex(_))
+                && !matches!(p.subject, Subject::Computed(_))
+            {
                 match groups.iter_mut().find(|(s, _)| **s == p.subject) {
                     Some((_, ops)) => ops.push(&p.op),
                     None => groups.push((&p.subject, vec![&p.op])),
@@ -252,15 +289,27 @@ fn compile_or(items: &[Expr], ids: &mut FieldIds) -> Result<Vec<CompiledExpr>, E
     }
     for (subject, ops) in groups {
         let pred = if let [op] = ops.as_slice() {
-            compile_pred(&Predicate { subject: subject.clone(), op: (*op).clone() }, ids)?
+            compile_pred(
+                &Predicate {
+                    subject: subject.clone(),
+                    op: (*op).clone(),
+                },
+                ids,
+            )?
         } else {
             let mut sensitive = Vec::new();
             let mut insensitive = Vec::new();
             let mut regexes = Vec::new();
             for op in ops {
                 match op {
-                    Op::Match { pattern, case: Case::Sensitive } => sensitive.push(pattern),
-                    Op::Match { pattern, case: Case::Insensitive } => insensitive.push(pattern),
+                    Op::Match {
+                        pattern,
+                        case: Case::Sensitive,
+                    } => sensitive.push(pattern),
+                    Op::Match {
+                        pattern,
+                        case: Case::Insensitive,
+                    } => insensitive.push(pattern),
                     Op::Regex(spec) => regexes.push(spec),
                     _ => {}
                 }
@@ -271,7 +320,11 @@ fn compile_or(items: &[Expr], ids: &mut FieldIds) -> Result<Vec<CompiledExpr>, E
             };
             let any = AnyOf {
                 sensitive: LiteralSet::build(sensitive, Case::Sensitive, None)?,
-                insensitive: LiteralSet::build(insensitive, Case::Insensitive, field.map(|f| (&mut *ids, f)))?,
+                insensitive: LiteralSet::build(
+                    insensitive,
+                    Case::Insensitive,
+                    field.map(|f| (&mut *ids, f)),
+                )?,
                 regexes: match regexes.is_empty() {
                     true => None,
                     false => Some(compile_regex_set(&regexes)?),
@@ -301,7 +354,11 @@ fn compile_regex_set(specs: &[&RegexSpec]) -> Result<regex::RegexSet, EvalError>
         .dfa_size_limit(REGEX_DFA_LIMIT)
         .build()
         .map_err(|e| EvalError::Regex {
-            pattern: specs.iter().map(|s| s.pattern.as_str()).collect::<Vec<_>>().join(" | "),
+            pattern: specs
+                .iter()
+                .map(|s| s.pattern.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
             message: e.to_string(),
         })
 }
@@ -316,23 +373,30 @@ fn compile_pred(p: &Predicate, ids: &mut FieldIds) -> Result<CompiledPred, EvalE
     };
     let op = match &p.op {
         // A substring search that can share the field's one scan per event.
-        Op::Match { pattern, case: Case::Insensitive }
-            if field.is_some() && matches!(pattern.shape(), PatternShape::Contains(_)) =>
-        {
+        Op::Match {
+            pattern,
+            case: Case::Insensitive,
+        } if field.is_some() && matches!(pattern.shape(), PatternShape::Contains(_)) => {
             CompiledOp::AnyOf(Box::new(AnyOf {
-                insensitive: LiteralSet::build(vec![pattern], Case::Insensitive, field.map(|f| (&mut *ids, f)))?,
+                insensitive: LiteralSet::build(
+                    vec![pattern],
+                    Case::Insensitive,
+                    field.map(|f| (&mut *ids, f)),
+                )?,
                 ..AnyOf::default()
             }))
         }
-        Op::Match { pattern, case } => CompiledOp::Match(Box::new(GlobMatcher::new(pattern, *case))),
+        Op::Match { pattern, case } => {
+            CompiledOp::Match(Box::new(GlobMatcher::new(pattern, *case)))
+        }
         Op::Eq(s) => CompiledOp::Eq(s.clone()),
         Op::Cmp { op, value } => CompiledOp::Cmp(*op, value.clone()),
-        Op::Regex(spec) => CompiledOp::Regex(compile_regex(spec).map_err(|message| {
-            EvalError::Regex {
+        Op::Regex(spec) => {
+            CompiledOp::Regex(compile_regex(spec).map_err(|message| EvalError::Regex {
                 pattern: spec.pattern.clone(),
                 message,
-            }
-        })?),
+            })?)
+        }
         Op::Cidr(net) => CompiledOp::Cidr(*net),
         Op::Exists => CompiledOp::Exists,
         Op::FieldRef { other, kind, case } => CompiledOp::FieldRef {
@@ -370,7 +434,12 @@ impl<'a> Fields<'a> for DocFields<'a> {
         self.0
     }
 
-    fn any_value(&self, name: &str, _id: Option<u32>, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+    fn any_value(
+        &self,
+        name: &str,
+        _id: Option<u32>,
+        mut f: impl FnMut(&Leaf<'_>) -> bool,
+    ) -> bool {
         lookup(self.0, name).into_iter().any(|v| f(&Leaf::new(v)))
     }
 
@@ -389,7 +458,9 @@ impl<'a> Fields<'a> for FlatFields<'_, 'a> {
     fn any_value(&self, name: &str, id: Option<u32>, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
         match id {
             Some(id) => self.0.values(id).iter().any(f),
-            None => lookup(self.0.doc(), name).into_iter().any(|v| f(&Leaf::new(v))),
+            None => lookup(self.0.doc(), name)
+                .into_iter()
+                .any(|v| f(&Leaf::new(v))),
         }
     }
 
@@ -404,13 +475,19 @@ impl<'a> Fields<'a> for FlatFields<'_, 'a> {
 
 impl CompiledPred {
     /// Whether `f` holds for some value of the subject.
-    fn any_subject_value<'a, S: Fields<'a>>(&self, src: &S, mut f: impl FnMut(&Leaf<'_>) -> bool) -> bool {
+    fn any_subject_value<'a, S: Fields<'a>>(
+        &self,
+        src: &S,
+        mut f: impl FnMut(&Leaf<'_>) -> bool,
+    ) -> bool {
         match &self.subject {
             Subject::Field { name, .. } => src.any_value(name, self.field, f),
             Subject::Keyword => src.any_leaf(f),
             Subject::Computed(op) => match eval_operand(op, src.doc()) {
                 None => false,
-                Some(Value::Array(a)) => a.iter().filter(|v| !v.is_null()).any(|v| f(&Leaf::new(v))),
+                Some(Value::Array(a)) => {
+                    a.iter().filter(|v| !v.is_null()).any(|v| f(&Leaf::new(v)))
+                }
                 Some(v) => f(&Leaf::new(&v)),
             },
         }
@@ -419,7 +496,9 @@ impl CompiledPred {
     fn eval<'a, S: Fields<'a>>(&self, src: &S) -> bool {
         match &self.op {
             CompiledOp::Exists => self.any_subject_value(src, |_| true),
-            CompiledOp::IsTrue => self.any_subject_value(src, |v| v.value().as_bool() == Some(true)),
+            CompiledOp::IsTrue => {
+                self.any_subject_value(src, |v| v.value().as_bool() == Some(true))
+            }
             CompiledOp::FieldRef {
                 other,
                 other_id,
@@ -427,7 +506,11 @@ impl CompiledPred {
                 case,
             } => self.any_subject_value(src, |a| {
                 src.any_value(other, *other_id, |b| {
-                    let (x, y) = if case.is_insensitive() { (a.folded(), b.folded()) } else { (a.text(), b.text()) };
+                    let (x, y) = if case.is_insensitive() {
+                        (a.folded(), b.folded())
+                    } else {
+                        (a.text(), b.text())
+                    };
                     match (x, y) {
                         (Some(x), Some(y)) => field_ref_holds(x, y, *kind),
                         _ => false,
@@ -435,7 +518,9 @@ impl CompiledPred {
                 })
             }),
             op => self.any_subject_value(src, |v| {
-                leaf_matches(op, v, |needles| self.field.and_then(|f| src.contains_any(f, v, needles)))
+                leaf_matches(op, v, |needles| {
+                    self.field.and_then(|f| src.contains_any(f, v, needles))
+                })
             }),
         }
     }
@@ -451,7 +536,11 @@ fn field_ref_holds(a: &str, b: &str, kind: FieldRefKind) -> bool {
     }
 }
 
-fn leaf_matches(op: &CompiledOp, leaf: &Leaf<'_>, shared_hit: impl FnOnce(&[u32]) -> Option<bool>) -> bool {
+fn leaf_matches(
+    op: &CompiledOp,
+    leaf: &Leaf<'_>,
+    shared_hit: impl FnOnce(&[u32]) -> Option<bool>,
+) -> bool {
     match op {
         CompiledOp::Match(g) => match leaf.value() {
             Value::Object(_) | Value::Array(_) | Value::Null => false,
@@ -522,7 +611,11 @@ impl CompiledFilter {
     }
 
     /// Compile with field names interned in a shared table, for [`CompiledFilter::matches_flat`].
-    pub fn compile_with(f: &EventFilter, category_field: &str, ids: &mut FieldIds) -> Result<Self, EvalError> {
+    pub fn compile_with(
+        f: &EventFilter,
+        category_field: &str,
+        ids: &mut FieldIds,
+    ) -> Result<Self, EvalError> {
         Ok(CompiledFilter {
             category: f.category.clone(),
             category_field: category_field.to_string(),
@@ -543,7 +636,9 @@ impl CompiledFilter {
     fn category_ok<'a, S: Fields<'a>>(&self, src: &S) -> bool {
         match &self.category {
             None => true,
-            Some(cat) => src.any_value(&self.category_field, self.category_id, |c| c.value().as_str() == Some(cat.as_str())),
+            Some(cat) => src.any_value(&self.category_field, self.category_id, |c| {
+                c.value().as_str() == Some(cat.as_str())
+            }),
         }
     }
 }
@@ -577,14 +672,15 @@ impl<'r> RuleEvaluator<'r> {
             .to_string();
         let mut sources = Vec::new();
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        let mut push = |filter: &EventFilter, src: Option<&'r EventSource>| -> Result<(), EvalError> {
-            sources.push(CompiledSource {
-                filter: CompiledFilter::compile_with(filter, &cat_field, ids)?,
-                logsource: src.and_then(|s| s.logsource.as_ref()),
-                aliases: src.map_or(&EMPTY, |s| &s.aliases),
-            });
-            Ok(())
-        };
+        let mut push =
+            |filter: &EventFilter, src: Option<&'r EventSource>| -> Result<(), EvalError> {
+                sources.push(CompiledSource {
+                    filter: CompiledFilter::compile_with(filter, &cat_field, ids)?,
+                    logsource: src.and_then(|s| s.logsource.as_ref()),
+                    aliases: src.map_or(&EMPTY, |s| &s.aliases),
+                });
+                Ok(())
+            };
         match &rule.detection {
             Detection::Query(f) => push(f, None)?,
             Detection::Sequence(s) => {
@@ -604,7 +700,10 @@ impl<'r> RuleEvaluator<'r> {
             }
             Detection::NewTerms(n) => push(&n.filter, None)?,
             Detection::Unsupported(u) => {
-                return Err(EvalError::Unsupported(format!("{} detection: {}", u.kind, u.reason)))
+                return Err(EvalError::Unsupported(format!(
+                    "{} detection: {}",
+                    u.kind, u.reason
+                )))
             }
         }
         Ok(RuleEvaluator { rule, sources })
@@ -645,7 +744,12 @@ impl<'r> RuleEvaluator<'r> {
     /// Run over a time-ordered list of events; each result is one alert (the indexes it covers).
     pub fn run(&self, events: &[Value], gate: Option<&LogSourceGate<'_>>) -> Vec<Vec<usize>> {
         let hits: Vec<Vec<bool>> = (0..self.sources.len())
-            .map(|i| events.iter().map(|e| self.source_matches(i, e, gate)).collect())
+            .map(|i| {
+                events
+                    .iter()
+                    .map(|e| self.source_matches(i, e, gate))
+                    .collect()
+            })
             .collect();
         let times: Vec<i64> = events
             .iter()
@@ -655,10 +759,16 @@ impl<'r> RuleEvaluator<'r> {
         let mut order: Vec<usize> = (0..events.len()).collect();
         order.sort_by_key(|&i| (times[i], i));
         match &self.rule.detection {
-            Detection::Query(_) => order.into_iter().filter(|&i| hits[0][i]).map(|i| vec![i]).collect(),
+            Detection::Query(_) => order
+                .into_iter()
+                .filter(|&i| hits[0][i])
+                .map(|i| vec![i])
+                .collect(),
             Detection::Sequence(s) => run_sequence(s, events, &hits, &times, &order),
             Detection::Sample(s) => run_sample(s, events, &hits, &times, &order),
-            Detection::Aggregation(a) => run_aggregation(a, &self.sources, events, &hits, &times, &order),
+            Detection::Aggregation(a) => {
+                run_aggregation(a, &self.sources, events, &hits, &times, &order)
+            }
             Detection::NewTerms(n) => run_new_terms(n, self.rule, events, &hits[0], &times, &order),
             Detection::Unsupported(_) => vec![],
         }
@@ -672,7 +782,9 @@ fn key_of(keys: &[Operand], doc: &Value) -> KeyTuple {
     keys.iter()
         .map(|k| {
             eval_operand(k, doc).and_then(|v| match v {
-                Value::Array(a) => a.first().and_then(|x| scalar_text(x).map(|c| c.into_owned())),
+                Value::Array(a) => a
+                    .first()
+                    .and_then(|x| scalar_text(x).map(|c| c.into_owned())),
                 other => scalar_text(&other).map(|c| c.into_owned()),
             })
         })
@@ -727,7 +839,9 @@ fn run_sequence(
         o.extend(optional_flags(&st.by));
         o
     };
-    let positives: Vec<usize> = (0..plan.steps.len()).filter(|&i| !plan.steps[i].1.missing).collect();
+    let positives: Vec<usize> = (0..plan.steps.len())
+        .filter(|&i| !plan.steps[i].1.missing)
+        .collect();
     let Some(&first_pos) = positives.first() else {
         return vec![];
     };
@@ -745,10 +859,21 @@ fn run_sequence(
         }
         let mut chosen = vec![start];
         if extend_sequence(
-            &plan, &positives, 1, oi, &key, &mut chosen, events, hits, times, order, maxspan,
+            &plan,
+            &positives,
+            1,
+            oi,
+            &key,
+            &mut chosen,
+            events,
+            hits,
+            times,
+            order,
+            maxspan,
             &keys_for,
-        ) && check_missing(&plan, &positives, &chosen, &key, events, hits, times, order, maxspan, &keys_for)
-            && used_starts.insert(start)
+        ) && check_missing(
+            &plan, &positives, &chosen, &key, events, hits, times, order, maxspan, &keys_for,
+        ) && used_starts.insert(start)
         {
             out.push(chosen);
             if out.len() >= MAX_GROUPS {
@@ -796,7 +921,17 @@ fn extend_sequence(
         if hits[src][e] && keys_for(st, &events[e]) == *key {
             chosen.push(e);
             let ok = extend_sequence(
-                plan, positives, next + 1, oi, key, chosen, events, hits, times, order, maxspan,
+                plan,
+                positives,
+                next + 1,
+                oi,
+                key,
+                chosen,
+                events,
+                hits,
+                times,
+                order,
+                maxspan,
                 keys_for,
             );
             if !ok {
@@ -831,13 +966,20 @@ fn check_missing(
         // neighbouring positive events; an open end reaches maxspan from the other end.
         let before = positives.iter().rposition(|&p| p < si).map(|b| chosen[b]);
         let after = positives.iter().position(|&p| p > si).map(|a| chosen[a]);
-        let lo = before.map(|b| (times[b], b as i64)).unwrap_or((last_t - maxspan.unwrap_or(0), -1));
+        let lo = before
+            .map(|b| (times[b], b as i64))
+            .unwrap_or((last_t - maxspan.unwrap_or(0), -1));
         let hi = after
             .map(|a| (times[a], a as i64))
             .unwrap_or((first_t + maxspan.unwrap_or(0), i64::MAX));
         for &e in order {
             let at = (times[e], e as i64);
-            if at > lo && at < hi && !chosen.contains(&e) && hits[src][e] && keys_for(st, &events[e]) == *key {
+            if at > lo
+                && at < hi
+                && !chosen.contains(&e)
+                && hits[src][e]
+                && keys_for(st, &events[e]) == *key
+            {
                 return false;
             }
         }
@@ -916,11 +1058,17 @@ fn assign_sample(
     false
 }
 
-fn group_key(fields: &[String], aliases: &BTreeMap<String, String>, doc: &Value) -> Option<KeyTuple> {
+fn group_key(
+    fields: &[String],
+    aliases: &BTreeMap<String, String>,
+    doc: &Value,
+) -> Option<KeyTuple> {
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let name = aliases.get(f).unwrap_or(f);
-        let v = lookup(doc, name).first().and_then(|v| scalar_text(v).map(|c| c.into_owned()));
+        let v = lookup(doc, name)
+            .first()
+            .and_then(|v| scalar_text(v).map(|c| c.into_owned()));
         out.push(Some(v?));
     }
     Some(out)
@@ -999,13 +1147,18 @@ fn run_aggregation(
             (Some(w), WindowKind::Tumbling) => {
                 let mut b: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
                 for &e in members {
-                    b.entry(times[e].div_euclid(w.millis.max(1) as i64)).or_default().push(e);
+                    b.entry(times[e].div_euclid(w.millis.max(1) as i64))
+                        .or_default()
+                        .push(e);
                 }
                 b.into_values().collect()
             }
             _ => vec![members.clone()],
         };
-        if let Some(w) = windows.into_iter().find(|w| conditions_hold(&a.conditions, w, events)) {
+        if let Some(w) = windows
+            .into_iter()
+            .find(|w| conditions_hold(&a.conditions, w, events))
+        {
             out.push(w);
         }
     }
@@ -1057,11 +1210,13 @@ fn run_new_terms(
             }
             acc = acc
                 .into_iter()
-                .flat_map(|p| vals.iter().map(move |v| {
-                    let mut q = p.clone();
-                    q.push(v.clone());
-                    q
-                }))
+                .flat_map(|p| {
+                    vals.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push(v.clone());
+                        q
+                    })
+                })
                 .collect();
         }
         acc
@@ -1097,7 +1252,9 @@ pub struct RuleSet<'r> {
 impl<'r> RuleSet<'r> {
     /// Compile the rules (any detection kind; only single-event rules can match one event).
     /// Rules that do not compile are reported by their position and left out.
-    pub fn new(rules: impl IntoIterator<Item = &'r Rule>) -> (RuleSet<'r>, Vec<(usize, EvalError)>) {
+    pub fn new(
+        rules: impl IntoIterator<Item = &'r Rule>,
+    ) -> (RuleSet<'r>, Vec<(usize, EvalError)>) {
         let mut ids = FieldIds::default();
         let mut compiled = Vec::new();
         let mut errors = Vec::new();
@@ -1109,7 +1266,14 @@ impl<'r> RuleSet<'r> {
         }
         ids.seal();
         let index = CandidateIndex::build(&compiled, &ids);
-        (RuleSet { ids, rules: compiled, index }, errors)
+        (
+            RuleSet {
+                ids,
+                rules: compiled,
+                index,
+            },
+            errors,
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -1214,7 +1378,9 @@ fn pred_witness(p: &Predicate, ids: &FieldIds) -> Option<Witness> {
         // Some leaf's folded text holds the longest literal (an equal text holds it too).
         return longest_literal(pattern, *case).map(|n| Witness::Contains(KEYWORD_TABLE, n));
     }
-    let Subject::Field { name, .. } = &p.subject else { return None };
+    let Subject::Field { name, .. } = &p.subject else {
+        return None;
+    };
     let id = ids.id(name)?;
     Some(match &p.op {
         Op::Match { pattern, case } => match pattern.shape() {
@@ -1228,9 +1394,13 @@ fn pred_witness(p: &Predicate, ids: &FieldIds) -> Option<Witness> {
         },
         Op::Eq(Scalar::Str(s)) => Witness::Equals(id, fold(s)),
         // Each of these needs some value of the field.
-        Op::Eq(_) | Op::Cmp { .. } | Op::Regex(_) | Op::Cidr(_) | Op::Exists | Op::FieldRef { .. } | Op::IsTrue => {
-            Witness::Present(id)
-        }
+        Op::Eq(_)
+        | Op::Cmp { .. }
+        | Op::Regex(_)
+        | Op::Cidr(_)
+        | Op::Exists
+        | Op::FieldRef { .. }
+        | Op::IsTrue => Witness::Present(id),
     })
 }
 
@@ -1297,7 +1467,13 @@ impl CandidateIndex {
             for w in ws {
                 match w {
                     Witness::Present(f) => by_field.entry(f).or_default().present.push(i),
-                    Witness::Equals(f, v) => by_field.entry(f).or_default().equals.entry(v).or_default().push(i),
+                    Witness::Equals(f, v) => by_field
+                        .entry(f)
+                        .or_default()
+                        .equals
+                        .entry(v)
+                        .or_default()
+                        .push(i),
                     Witness::Contains(f, n) => {
                         let fi = by_field.entry(f).or_default();
                         let k = *needle_pos.entry((f, n.clone())).or_insert_with(|| {
@@ -1315,7 +1491,10 @@ impl CandidateIndex {
         for (_, fi) in &mut fields {
             if !fi.needles.is_empty() {
                 // Standard semantics: overlapping search finds every needle, nested ones too.
-                match AhoCorasick::builder().match_kind(aho_corasick::MatchKind::Standard).build(&fi.needles) {
+                match AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(&fi.needles)
+                {
                     Ok(ac) => fi.contains = Some(ac),
                     // Too large to build: the field's substring witnesses degrade to presence.
                     Err(_) => {
@@ -1339,7 +1518,11 @@ impl CandidateIndex {
         };
         set(&self.always);
         for (id, fi) in &self.fields {
-            let values = if *id == KEYWORD_TABLE { ev.keyword_leaves() } else { ev.values(*id) };
+            let values = if *id == KEYWORD_TABLE {
+                ev.keyword_leaves()
+            } else {
+                ev.values(*id)
+            };
             if values.is_empty() {
                 continue;
             }
@@ -1378,7 +1561,11 @@ mod tests {
 
     #[test]
     fn not_matches_missing_and_arrays_match_any() {
-        let e = Expr::not(Expr::matches("a", StrPattern::literal("x"), Case::Sensitive));
+        let e = Expr::not(Expr::matches(
+            "a",
+            StrPattern::literal("x"),
+            Case::Sensitive,
+        ));
         assert!(expr_matches(&e, &json!({})).expect("eval"));
         assert!(!expr_matches(&e, &json!({"a": ["y", "x"]})).expect("eval"));
         let c = Expr::matches("a", StrPattern::literal("X"), Case::Insensitive);
@@ -1425,7 +1612,9 @@ mod tests {
 
     /// Each predicate of an `Or` on its own, then ORed: what the merged form must equal.
     fn one_by_one(items: &[Expr], doc: &Value) -> bool {
-        items.iter().any(|e| expr_matches(e, doc).expect("compiles"))
+        items
+            .iter()
+            .any(|e| expr_matches(e, doc).expect("compiles"))
     }
 
     #[test]
@@ -1436,10 +1625,22 @@ mod tests {
             m("Image", StrPattern::literal("4688"), Case::Sensitive),
             m("Image", StrPattern::prefix("TOOL"), Case::Insensitive),
             m("Image", StrPattern::any(), Case::Sensitive),
-            m("CommandLine", StrPattern::contains("whoami"), Case::Insensitive),
+            m(
+                "CommandLine",
+                StrPattern::contains("whoami"),
+                Case::Insensitive,
+            ),
             m("CommandLine", StrPattern::contains("-enc"), Case::Sensitive),
-            m("CommandLine", StrPattern::contains("été"), Case::Insensitive),
-            m("CommandLine", StrPattern::from_glob_unescaped("*cert?til*"), Case::Sensitive),
+            m(
+                "CommandLine",
+                StrPattern::contains("été"),
+                Case::Insensitive,
+            ),
+            m(
+                "CommandLine",
+                StrPattern::from_glob_unescaped("*cert?til*"),
+                Case::Sensitive,
+            ),
             re("CommandLine", "(?:urlcache|verifyctx)", Case::Sensitive),
             re("CommandLine", "^POWERSHELL", Case::Insensitive),
             m("a.b", StrPattern::literal("w"), Case::Insensitive),
@@ -1449,18 +1650,33 @@ mod tests {
             if mask.count_ones() < 2 || mask % 23 != 0 {
                 continue;
             }
-            let chosen: Vec<Expr> = (0..items.len()).filter(|i| mask & (1 << i) != 0).map(|i| items[i].clone()).collect();
+            let chosen: Vec<Expr> = (0..items.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| items[i].clone())
+                .collect();
             let or = Expr::Or(chosen.clone());
             let compiled = CompiledExpr::compile(&or).expect("compiles");
             for doc in events() {
-                assert_eq!(compiled.matches(&doc), one_by_one(&chosen, &doc), "mask {mask:b} on {doc}");
+                assert_eq!(
+                    compiled.matches(&doc),
+                    one_by_one(&chosen, &doc),
+                    "mask {mask:b} on {doc}"
+                );
             }
         }
     }
 
     #[test]
     fn many_exact_values_are_hashed_and_still_exact() {
-        let vals: Vec<Expr> = (0..20).map(|i| m("Image", StrPattern::literal(format!("V{i}")), Case::Insensitive)).collect();
+        let vals: Vec<Expr> = (0..20)
+            .map(|i| {
+                m(
+                    "Image",
+                    StrPattern::literal(format!("V{i}")),
+                    Case::Insensitive,
+                )
+            })
+            .collect();
         let c = CompiledExpr::compile(&Expr::Or(vals)).expect("compiles");
         assert!(c.matches(&json!({"Image": "v13"})));
         assert!(!c.matches(&json!({"Image": "v20"})));
@@ -1472,24 +1688,50 @@ mod tests {
         let exprs = vec![
             Expr::and(vec![
                 m("Image", StrPattern::suffix(".exe"), Case::Insensitive),
-                Expr::not(m("CommandLine", StrPattern::contains("whoami"), Case::Insensitive)),
+                Expr::not(m(
+                    "CommandLine",
+                    StrPattern::contains("whoami"),
+                    Case::Insensitive,
+                )),
             ]),
             Expr::exists("CommandLine"),
             Expr::pred(Subject::field("Image"), Op::Eq(Scalar::Int(4688))),
             Expr::matches("a.b", StrPattern::literal("v"), Case::Sensitive),
             Expr::pred(
                 Subject::field("Image"),
-                Op::FieldRef { other: "a.b".into(), kind: FieldRefKind::StartsWith, case: Case::Insensitive },
+                Op::FieldRef {
+                    other: "a.b".into(),
+                    kind: FieldRefKind::StartsWith,
+                    case: Case::Insensitive,
+                },
             ),
-            Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("mimikatz"), case: Case::Insensitive }),
+            Expr::pred(
+                Subject::Keyword,
+                Op::Match {
+                    pattern: StrPattern::contains("mimikatz"),
+                    case: Case::Insensitive,
+                },
+            ),
             Expr::matches("Im*ge", StrPattern::contains("curl"), Case::Sensitive),
             Expr::or(vec![
-                m("CommandLine", StrPattern::contains("WHOAMI"), Case::Insensitive),
-                m("CommandLine", StrPattern::contains("été"), Case::Insensitive),
+                m(
+                    "CommandLine",
+                    StrPattern::contains("WHOAMI"),
+                    Case::Insensitive,
+                ),
+                m(
+                    "CommandLine",
+                    StrPattern::contains("été"),
+                    Case::Insensitive,
+                ),
                 m("CommandLine", StrPattern::contains("-enc"), Case::Sensitive),
             ]),
             Expr::and(vec![
-                m("CommandLine", StrPattern::contains("urlcache"), Case::Insensitive),
+                m(
+                    "CommandLine",
+                    StrPattern::contains("urlcache"),
+                    Case::Insensitive,
+                ),
                 m("Image", StrPattern::contains("e"), Case::Insensitive),
             ]),
         ];
@@ -1504,16 +1746,26 @@ mod tests {
             ids.seal();
             for doc in events() {
                 let flat = ids.flatten(&doc);
-                assert_eq!(c.matches_flat(&flat), c.matches(&doc), "sealed {e:?} on {doc}");
+                assert_eq!(
+                    c.matches_flat(&flat),
+                    c.matches(&doc),
+                    "sealed {e:?} on {doc}"
+                );
             }
         }
     }
 
     fn rule_of(expr: Expr) -> Rule {
         Rule {
-            meta: crate::RuleMeta { id: "t".into(), ..Default::default() },
+            meta: crate::RuleMeta {
+                id: "t".into(),
+                ..Default::default()
+            },
             logsource: LogSource::default(),
-            detection: Detection::Query(EventFilter { category: None, expr }),
+            detection: Detection::Query(EventFilter {
+                category: None,
+                expr,
+            }),
             schema: crate::Schema::Sigma,
             format: crate::SourceFormat::Sigma,
             language: "sigma".into(),
@@ -1527,14 +1779,22 @@ mod tests {
         let exprs = vec![
             m("Image", StrPattern::suffix("\\cmd.exe"), Case::Insensitive),
             m("Image", StrPattern::suffix("CMD.EXE"), Case::Sensitive),
-            m("CommandLine", StrPattern::contains("ÉTÉ"), Case::Insensitive),
+            m(
+                "CommandLine",
+                StrPattern::contains("ÉTÉ"),
+                Case::Insensitive,
+            ),
             m("CommandLine", StrPattern::contains("ÉTÉ"), Case::Sensitive),
             m("Image", StrPattern::literal("4688"), Case::Sensitive),
             Expr::pred(Subject::field("Image"), Op::Eq(Scalar::Int(4688))),
             Expr::and(vec![
                 m("Image", StrPattern::any(), Case::Sensitive),
                 Expr::or(vec![
-                    m("CommandLine", StrPattern::contains("-urlcache"), Case::Insensitive),
+                    m(
+                        "CommandLine",
+                        StrPattern::contains("-urlcache"),
+                        Case::Insensitive,
+                    ),
                     re("CommandLine", "enc", Case::Sensitive),
                 ]),
             ]),
@@ -1542,10 +1802,28 @@ mod tests {
             m("a.b", StrPattern::literal("W"), Case::Sensitive),
             Expr::Const(false),
             Expr::or(vec![
-                Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("mimikatz"), case: Case::Insensitive }),
-                Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::literal("TOOL.exe"), case: Case::Insensitive }),
+                Expr::pred(
+                    Subject::Keyword,
+                    Op::Match {
+                        pattern: StrPattern::contains("mimikatz"),
+                        case: Case::Insensitive,
+                    },
+                ),
+                Expr::pred(
+                    Subject::Keyword,
+                    Op::Match {
+                        pattern: StrPattern::literal("TOOL.exe"),
+                        case: Case::Insensitive,
+                    },
+                ),
             ]),
-            Expr::pred(Subject::Keyword, Op::Match { pattern: StrPattern::contains("WHOAMI"), case: Case::Sensitive }),
+            Expr::pred(
+                Subject::Keyword,
+                Op::Match {
+                    pattern: StrPattern::contains("WHOAMI"),
+                    case: Case::Sensitive,
+                },
+            ),
         ];
         let rules: Vec<Rule> = exprs.into_iter().map(rule_of).collect();
         let (set, errors) = RuleSet::new(&rules);
@@ -1557,12 +1835,21 @@ mod tests {
             let flat = set.flatten(&doc);
             set.candidates(&flat, &mut marks);
             for (i, r) in rules.iter().enumerate() {
-                let want = RuleEvaluator::new(r).expect("compiles").event_matches(&doc, None);
-                assert!(!want || marks[i], "rule {i} matches {doc} but is not a candidate");
+                let want = RuleEvaluator::new(r)
+                    .expect("compiles")
+                    .event_matches(&doc, None);
+                assert!(
+                    !want || marks[i],
+                    "rule {i} matches {doc} but is not a candidate"
+                );
             }
             let got = set.matching(&flat, None);
             let want: Vec<usize> = (0..rules.len())
-                .filter(|&i| RuleEvaluator::new(&rules[i]).expect("compiles").event_matches(&doc, None))
+                .filter(|&i| {
+                    RuleEvaluator::new(&rules[i])
+                        .expect("compiles")
+                        .event_matches(&doc, None)
+                })
                 .collect();
             assert_eq!(got, want, "{doc}");
         }
@@ -1587,7 +1874,9 @@ mod tests {
             .iter()
             .map(|ns| {
                 rule_of(Expr::Or(
-                    ns.iter().map(|n| m("CommandLine", StrPattern::contains(*n), Case::Insensitive)).collect(),
+                    ns.iter()
+                        .map(|n| m("CommandLine", StrPattern::contains(*n), Case::Insensitive))
+                        .collect(),
                 ))
             })
             .collect();

@@ -1,9 +1,9 @@
 //! Events as JSON documents, with the field lookup the reference semantics use.
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::{HashMap, HashSet};
 
 /// An event: a JSON object. Nested objects and literal dotted keys are both allowed.
@@ -29,7 +29,11 @@ pub fn lookup<'a>(doc: &'a Value, path: &str) -> Vec<&'a Value> {
             match v {
                 Value::Object(m) => {
                     for (k, x) in m {
-                        let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        let p = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
                         if matcher.is_match(&p) {
                             push_leaf(x, &mut out, depth);
                         } else {
@@ -37,7 +41,9 @@ pub fn lookup<'a>(doc: &'a Value, path: &str) -> Vec<&'a Value> {
                         }
                     }
                 }
-                Value::Array(items) => items.iter().for_each(|x| stack.push((prefix.clone(), x, depth + 1))),
+                Value::Array(items) => items
+                    .iter()
+                    .for_each(|x| stack.push((prefix.clone(), x, depth + 1))),
                 _ => {}
             }
         }
@@ -165,7 +171,10 @@ impl FieldIds {
         for t in self.needles.values_mut() {
             if t.automaton.is_none() && !t.list.is_empty() {
                 // Standard semantics: overlapping search reports every needle, nested ones too.
-                t.automaton = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&t.list).ok();
+                t.automaton = AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&t.list)
+                    .ok();
             }
         }
     }
@@ -227,7 +236,14 @@ impl FieldIds {
 
     // Mirrors `lookup_into`: the path of a value is its keys joined with `.`, arrays are
     // transparent, and depth is counted the same way.
-    fn walk<'a>(&self, v: &'a Value, path: &mut String, root: bool, depth: usize, out: &mut Vec<(u32, &'a Value)>) {
+    fn walk<'a>(
+        &self,
+        v: &'a Value,
+        path: &mut String,
+        root: bool,
+        depth: usize,
+        out: &mut Vec<(u32, &'a Value)>,
+    ) {
         if depth > MAX_DEPTH {
             return;
         }
@@ -247,7 +263,9 @@ impl FieldIds {
                     if let Some(&id) = self.ids.get(path.as_str()) {
                         push_leaf_id(x, id, out, depth);
                     }
-                    if matches!(x, Value::Object(_) | Value::Array(_)) && self.prefixes.contains(path.as_str()) {
+                    if matches!(x, Value::Object(_) | Value::Array(_))
+                        && self.prefixes.contains(path.as_str())
+                    {
                         self.walk(x, path, false, depth + 1, out);
                     }
                     path.truncate(len);
@@ -264,7 +282,9 @@ fn push_leaf_id<'a>(v: &'a Value, id: u32, out: &mut Vec<(u32, &'a Value)>, dept
     }
     match v {
         Value::Null => {}
-        Value::Array(items) => items.iter().for_each(|i| push_leaf_id(i, id, out, depth + 1)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| push_leaf_id(i, id, out, depth + 1)),
         other => out.push((id, other)),
     }
 }
@@ -302,10 +322,12 @@ impl<'a> Leaf<'a> {
     /// The text case-folded with [`crate::matching::fold`].
     pub fn folded(&self) -> Option<&str> {
         let t = self.text()?;
-        let f = self.folded.get_or_init(|| match crate::matching::fold_cow(t) {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(s) => Some(s),
-        });
+        let f = self
+            .folded
+            .get_or_init(|| match crate::matching::fold_cow(t) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(s) => Some(s),
+            });
         Some(f.as_deref().unwrap_or(t))
     }
 }
@@ -341,13 +363,19 @@ impl<'a> FlatEvent<'a> {
     /// needles. `None` when the field's table is not sealed.
     pub fn contains_any(&self, field: u32, leaf: &Leaf<'_>, needles: &[u32]) -> Option<bool> {
         let ac = self.ids.needles.get(&field)?.automaton.as_ref()?;
-        let Some(text) = leaf.folded() else { return Some(false) };
+        let Some(text) = leaf.folded() else {
+            return Some(false);
+        };
         let hits = match leaf.hits.get() {
             Some(h) => h,
             None => {
                 // Overlapping search cannot fail with Standard semantics; if it did, the caller
                 // falls back to its own matcher.
-                let mut h: Vec<u32> = ac.try_find_overlapping_iter(text).ok()?.map(|m| m.pattern().as_u32()).collect();
+                let mut h: Vec<u32> = ac
+                    .try_find_overlapping_iter(text)
+                    .ok()?
+                    .map(|m| m.pattern().as_u32())
+                    .collect();
                 h.sort_unstable();
                 h.dedup();
                 leaf.hits.get_or_init(|| h)
@@ -367,7 +395,8 @@ impl<'a> FlatEvent<'a> {
 
     /// Every scalar leaf of the event ([`leaves`]).
     pub fn keyword_leaves(&self) -> &[Leaf<'a>] {
-        self.all.get_or_init(|| leaves(self.doc).into_iter().map(Leaf::new).collect())
+        self.all
+            .get_or_init(|| leaves(self.doc).into_iter().map(Leaf::new).collect())
     }
 }
 
@@ -491,7 +520,10 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         let mut frac_ms = 0i64;
         if rest.starts_with('.') || rest.starts_with(',') {
-            let digits: String = rest[1..].chars().take_while(|c| c.is_ascii_digit()).collect();
+            let digits: String = rest[1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             let take: String = digits.chars().chain("000".chars()).take(3).collect();
             frac_ms = take.parse().ok()?;
             rest = &rest[1 + digits.len()..];
@@ -549,7 +581,11 @@ mod tests {
         for n in names {
             let Some(id) = ids.id(n) else { continue };
             let mut want: Vec<String> = lookup(d, n).into_iter().map(|v| v.to_string()).collect();
-            let mut got: Vec<String> = flat.values(id).iter().map(|l| l.value().to_string()).collect();
+            let mut got: Vec<String> = flat
+                .values(id)
+                .iter()
+                .map(|l| l.value().to_string())
+                .collect();
             want.sort();
             got.sort();
             assert_eq!(got, want, "field {n:?} in {d}");
@@ -566,7 +602,24 @@ mod tests {
             json!({"a": {"b": {"c": null}}, "n": null, "o": {}}),
             json!({"Image": "C:\\x.exe", "EventID": 1, "Event": {"System": {"EventID": 4688}}}),
         ];
-        let names = ["a", "a.b", "a.b.c", "p.q", "p.q.r", ".b", "a..b", "x.y.z.w", "x.y", "n", "o", "Image", "EventID", "Event.System.EventID", "missing", "c"];
+        let names = [
+            "a",
+            "a.b",
+            "a.b.c",
+            "p.q",
+            "p.q.r",
+            ".b",
+            "a..b",
+            "x.y.z.w",
+            "x.y",
+            "n",
+            "o",
+            "Image",
+            "EventID",
+            "Event.System.EventID",
+            "missing",
+            "c",
+        ];
         for d in &docs {
             assert_flat_matches_lookup(d, &names);
         }
@@ -604,8 +657,14 @@ mod tests {
     fn times() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:01Z"), Some(1000));
         assert_eq!(parse_rfc3339("1970-01-02"), Some(86_400_000));
-        assert_eq!(parse_rfc3339("2020-01-01T01:00:00+01:00"), parse_rfc3339("2020-01-01T00:00:00Z"));
-        assert_eq!(parse_rfc3339("2025-12-11T06:17:19.772545Z").map(|t| t % 1000), Some(772));
+        assert_eq!(
+            parse_rfc3339("2020-01-01T01:00:00+01:00"),
+            parse_rfc3339("2020-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2025-12-11T06:17:19.772545Z").map(|t| t % 1000),
+            Some(772)
+        );
     }
 
     #[test]

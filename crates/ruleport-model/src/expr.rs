@@ -21,7 +21,10 @@ pub enum Expr {
     Pred(Predicate),
     /// Kuery `path:{ inner }`: some element of the array at `path` satisfies `inner`, whose
     /// field names are relative to that element.
-    Nested { path: String, inner: Box<Expr> },
+    Nested {
+        path: String,
+        inner: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -236,7 +239,10 @@ impl Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operand {
-    Field { name: String, optional: bool },
+    Field {
+        name: String,
+        optional: bool,
+    },
     Literal(Scalar),
     Null,
     /// A function call as written in the source language's library (EQL names, lower-cased).
@@ -358,11 +364,17 @@ pub enum FieldRefKind {
 pub enum Op {
     /// Glob match of the whole string value (exact, contains, startswith, endswith, wildcard).
     /// Numbers and booleans are matched through their canonical text.
-    Match { pattern: StrPattern, case: Case },
+    Match {
+        pattern: StrPattern,
+        case: Case,
+    },
     /// Typed equality with a number or boolean (a string that parses to the same number matches).
     Eq(Scalar),
     /// Ordered comparison: numeric when both sides are numbers, else case-sensitive string order.
-    Cmp { op: CmpOp, value: Scalar },
+    Cmp {
+        op: CmpOp,
+        value: Scalar,
+    },
     Regex(RegexSpec),
     /// The value is an IP address inside the network.
     Cidr(IpNet),

@@ -180,7 +180,9 @@ pub fn call(name: &str, ci: bool, args: &[Option<Value>]) -> Option<Value> {
                 return i64::from_str_radix(hex, 16).ok().map(Value::from);
             }
             if base != 10 {
-                return i64::from_str_radix(t, u32::try_from(base).ok()?).ok().map(Value::from);
+                return i64::from_str_radix(t, u32::try_from(base).ok()?)
+                    .ok()
+                    .map(Value::from);
             }
             t.parse::<i64>()
                 .map(Value::from)
@@ -230,7 +232,9 @@ pub fn call(name: &str, ci: bool, args: &[Option<Value>]) -> Option<Value> {
             if start >= end {
                 return Some(Value::String(String::new()));
             }
-            Some(Value::String(s[start as usize..end as usize].iter().collect()))
+            Some(Value::String(
+                s[start as usize..end as usize].iter().collect(),
+            ))
         }
         "between" => {
             let src = text_of(&arg(0)?)?;
@@ -241,7 +245,11 @@ pub fn call(name: &str, ci: bool, args: &[Option<Value>]) -> Option<Value> {
             let (_, r) = cmp_text(&src, &right, ci);
             let start = h.find(&l)? + l.len();
             let rest = h.get(start..)?;
-            let end = if greedy { rest.rfind(&r)? } else { rest.find(&r)? };
+            let end = if greedy {
+                rest.rfind(&r)?
+            } else {
+                rest.find(&r)?
+            };
             // Folding may change byte lengths; when it did, answer from the folded text.
             let out = if h.len() == src.len() {
                 src.get(start..start + end)?.to_string()
@@ -259,7 +267,9 @@ pub fn call(name: &str, ci: bool, args: &[Option<Value>]) -> Option<Value> {
                 if let Ok(net) = n.parse::<ipnet::IpNet>() {
                     hit |= ips.iter().any(|i| cidr_contains(&net, i));
                 } else if let Ok(addr) = n.parse::<std::net::IpAddr>() {
-                    hit |= ips.iter().any(|i| i.parse::<std::net::IpAddr>().ok() == Some(addr));
+                    hit |= ips
+                        .iter()
+                        .any(|i| i.parse::<std::net::IpAddr>().ok() == Some(addr));
                 }
             }
             Some(Value::Bool(hit))
@@ -280,15 +290,36 @@ mod tests {
     #[test]
     fn string_functions() {
         assert_eq!(call("length", false, &[s("héllo")]), Some(json!(5)));
-        assert_eq!(call("startswith", true, &[s("CMD.exe"), s("cmd")]), Some(json!(true)));
-        assert_eq!(call("startswith", false, &[s("CMD.exe"), s("cmd")]), Some(json!(false)));
-        assert_eq!(call("stringcontains", false, &[s(""), s("")]), Some(json!(false)));
+        assert_eq!(
+            call("startswith", true, &[s("CMD.exe"), s("cmd")]),
+            Some(json!(true))
+        );
+        assert_eq!(
+            call("startswith", false, &[s("CMD.exe"), s("cmd")]),
+            Some(json!(false))
+        );
+        assert_eq!(
+            call("stringcontains", false, &[s(""), s("")]),
+            Some(json!(false))
+        );
         assert_eq!(call("indexof", false, &[s("abc"), s("z")]), None);
-        assert_eq!(call("substring", false, &[s("hello"), Some(json!(-3))]), s("llo"));
-        assert_eq!(call("between", false, &[s("a=b;c"), s("="), s(";")]), s("b"));
+        assert_eq!(
+            call("substring", false, &[s("hello"), Some(json!(-3))]),
+            s("llo")
+        );
+        assert_eq!(
+            call("between", false, &[s("a=b;c"), s("="), s(";")]),
+            s("b")
+        );
         assert_eq!(call("concat", false, &[s("a"), None]), None);
         assert_eq!(call("number", false, &[s("0x10")]), Some(json!(16)));
-        assert_eq!(call("cidrmatch", false, &[s("fe80::1"), s("FE80::/10")]), Some(json!(true)));
-        assert_eq!(call("divide", false, &[Some(json!(7)), Some(json!(2))]), Some(json!(3)));
+        assert_eq!(
+            call("cidrmatch", false, &[s("fe80::1"), s("FE80::/10")]),
+            Some(json!(true))
+        );
+        assert_eq!(
+            call("divide", false, &[Some(json!(7)), Some(json!(2))]),
+            Some(json!(3))
+        );
     }
 }

@@ -20,8 +20,7 @@ pub mod yaml_budget;
 
 pub use detection::{
     AggCondition, Aggregation, Detection, EventFilter, EventSource, LimitKeep, Metric, NewTerms,
-    ResultLimit, Sample,
-    SeqStep, Sequence, UnsupportedDetection, WindowKind,
+    ResultLimit, Sample, SeqStep, Sequence, UnsupportedDetection, WindowKind,
 };
 pub use diag::{Diagnostic, Level, Pos};
 pub use expr::{
@@ -32,5 +31,7 @@ pub use rule::{
     AttackRef, LogSource, Provenance, RelatedRule, Rule, RuleMeta, Schema, Severity, SourceFormat,
     Technique, ThreatMapping,
 };
-pub use target::{CompiledQuery, FieldKind, MappedRule, QueryLanguage, RuleFormat, RunError, SourceSelection};
+pub use target::{
+    CompiledQuery, FieldKind, MappedRule, QueryLanguage, RuleFormat, RunError, SourceSelection,
+};
 pub use value::{Case, PatternShape, Piece, Scalar, StrPattern, TimeSpan};

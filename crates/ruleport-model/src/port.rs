@@ -33,8 +33,12 @@ impl TargetId {
     ];
 
     /// The four query languages that have their own parser and evaluator.
-    pub const QUERY_LANGUAGES: [TargetId; 4] =
-        [TargetId::Kuery, TargetId::Eql, TargetId::Splunk, TargetId::Sentinel];
+    pub const QUERY_LANGUAGES: [TargetId; 4] = [
+        TargetId::Kuery,
+        TargetId::Eql,
+        TargetId::Splunk,
+        TargetId::Sentinel,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -153,7 +157,11 @@ impl Unsupported {
 
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: unsupported [{}] {}", self.target, self.code, self.reason)
+        write!(
+            f,
+            "{}: unsupported [{}] {}",
+            self.target, self.code, self.reason
+        )
     }
 }
 
@@ -177,7 +185,9 @@ impl FromStr for ApproximationPolicy {
             "ignore" => Ok(Self::Ignore),
             "warn" => Ok(Self::Warn),
             "error" => Ok(Self::Error),
-            _ => Err(format!("unknown policy `{s}`; expected ignore, warn or error")),
+            _ => Err(format!(
+                "unknown policy `{s}`; expected ignore, warn or error"
+            )),
         }
     }
 }

@@ -129,5 +129,9 @@ pub trait RuleFormat: Send + Sync {
     fn export(&self, rule: &MappedRule) -> Result<Port, Unsupported>;
 
     /// Read rules back from exported text (used to check exports by round trip).
-    fn import_text(&self, text: &str, path: Option<&std::path::Path>) -> Result<Vec<Rule>, Vec<Diagnostic>>;
+    fn import_text(
+        &self,
+        text: &str,
+        path: Option<&std::path::Path>,
+    ) -> Result<Vec<Rule>, Vec<Diagnostic>>;
 }

@@ -112,7 +112,11 @@ impl StrPattern {
                     if !lit.is_empty() {
                         pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                     }
-                    pieces.push(if c == '*' { Piece::AnyChars } else { Piece::OneChar });
+                    pieces.push(if c == '*' {
+                        Piece::AnyChars
+                    } else {
+                        Piece::OneChar
+                    });
                 }
                 _ => lit.push(c),
             }
@@ -141,11 +145,15 @@ impl StrPattern {
     }
 
     pub fn has_wildcards(&self) -> bool {
-        self.pieces.iter().any(|p| matches!(p, Piece::AnyChars | Piece::OneChar))
+        self.pieces
+            .iter()
+            .any(|p| matches!(p, Piece::AnyChars | Piece::OneChar))
     }
 
     pub fn has_placeholders(&self) -> bool {
-        self.pieces.iter().any(|p| matches!(p, Piece::Placeholder(_)))
+        self.pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Placeholder(_)))
     }
 
     pub fn has_one_char(&self) -> bool {
@@ -365,17 +373,29 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(StrPattern::contains("x").shape(), PatternShape::Contains("x"));
+        assert_eq!(
+            StrPattern::contains("x").shape(),
+            PatternShape::Contains("x")
+        );
         assert_eq!(StrPattern::literal("").shape(), PatternShape::Exact(""));
-        assert_eq!(StrPattern::from_glob_unescaped("a?b").shape(), PatternShape::Glob);
+        assert_eq!(
+            StrPattern::from_glob_unescaped("a?b").shape(),
+            PatternShape::Glob
+        );
         assert_eq!(StrPattern::any().shape(), PatternShape::Any);
     }
 
     #[test]
     fn timespans() {
         assert_eq!(TimeSpan::parse("5m").map(|t| t.millis), Some(300_000));
-        assert_eq!(TimeSpan::parse("90s").map(|t| t.to_unit_string()), Some("90s".into()));
-        assert_eq!(TimeSpan::parse("120s").map(|t| t.to_unit_string()), Some("2m".into()));
+        assert_eq!(
+            TimeSpan::parse("90s").map(|t| t.to_unit_string()),
+            Some("90s".into())
+        );
+        assert_eq!(
+            TimeSpan::parse("120s").map(|t| t.to_unit_string()),
+            Some("2m".into())
+        );
         assert_eq!(TimeSpan::parse("5x"), None);
     }
 }

@@ -26,7 +26,9 @@ pub fn check_yaml_budget(text: &str, code: &str) -> Result<(), Diagnostic> {
     // yaml-rust2 asserts internally in a few places; a panic there must not escape as a crash.
     match std::panic::catch_unwind(|| check_inner(text, code)) {
         Ok(r) => r,
-        Err(_) => Err(Diagnostic::error(code, "the YAML parser failed on this input").at(Pos::new(1, 1))),
+        Err(_) => {
+            Err(Diagnostic::error(code, "the YAML parser failed on this input").at(Pos::new(1, 1)))
+        }
     }
 }
 
@@ -104,7 +106,8 @@ mod tests {
 
     #[test]
     fn plain_documents_and_small_aliases_pass() {
-        let text = "base: &b {a: 1, b: [x, y]}\ncases:\n  - *b\n  - {<<: *b, c: 2}\n---\nsecond: doc\n";
+        let text =
+            "base: &b {a: 1, b: [x, y]}\ncases:\n  - *b\n  - {<<: *b, c: 2}\n---\nsecond: doc\n";
         assert!(check_yaml_budget(text, "E-T").is_ok());
     }
 
@@ -140,7 +143,11 @@ mod tests {
         let text = "[".repeat(100_000);
         let d = check_yaml_budget(&text, "E-T").unwrap_err();
         assert!(d.message.contains("deeper than 128"), "{d}");
-        assert!(d.pos.is_some_and(|p| p.line == 1 && (129..=300).contains(&p.column)), "{d}");
+        assert!(
+            d.pos
+                .is_some_and(|p| p.line == 1 && (129..=300).contains(&p.column)),
+            "{d}"
+        );
         // Block nesting: refused at the 129th level.
         let mut text = String::new();
         for i in 0..1000 {

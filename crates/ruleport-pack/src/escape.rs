@@ -466,7 +466,12 @@ mod tests {
         assert_eq!(md_code("a ``` b", "kql"), "````kql\na ``` b\n````");
         assert_eq!(md_link("t", "http://x/a b<"), "[t](<http://x/a%20b%3C>)");
         assert_eq!(md_link("t", "docs/a.md"), "[t](<docs/a.md>)");
-        for bad in ["javascript:alert(1)", " JavaScript:x", "data:text/html,<b>", "vbscript:x"] {
+        for bad in [
+            "javascript:alert(1)",
+            " JavaScript:x",
+            "data:text/html,<b>",
+            "vbscript:x",
+        ] {
             assert!(!md_link(bad, bad).contains("]("), "{bad}");
             assert!(!md_link("t", bad).contains("]("), "{bad}");
         }

@@ -288,17 +288,36 @@ mod tests {
     fn partials_are_found() {
         assert_eq!(partial_line("a {{x}}\n{{> docs/rule.md.hbs}}"), Some(2));
         assert_eq!(partial_line("{{~#> layout}}x{{/layout}}"), Some(1));
-        assert_eq!(partial_line("\n\n{{#*inline \"a\"}}{{> a}}{{/inline}}"), Some(3));
-        assert_eq!(partial_line("{{{ raw }}} {{#each x}}{{this}}{{/each}} a > b"), None);
+        assert_eq!(
+            partial_line("\n\n{{#*inline \"a\"}}{{> a}}{{/inline}}"),
+            Some(3)
+        );
+        assert_eq!(
+            partial_line("{{{ raw }}} {{#each x}}{{this}}{{/each}} a > b"),
+            None
+        );
     }
 
     #[test]
     fn recursive_override_templates_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::create_dir_all(dir.path().join("docs")).expect("mkdir");
-        std::fs::write(dir.path().join("docs/index.md.hbs"), "{{> docs/rule.md.hbs}}").expect("write");
-        std::fs::write(dir.path().join("docs/rule.md.hbs"), "{{> docs/index.md.hbs}}").expect("write");
-        let err = super::Templates::load(Some(dir.path())).err().expect("refused");
-        assert!(err.to_string().contains("partials are not allowed"), "{err}");
+        std::fs::write(
+            dir.path().join("docs/index.md.hbs"),
+            "{{> docs/rule.md.hbs}}",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("docs/rule.md.hbs"),
+            "{{> docs/index.md.hbs}}",
+        )
+        .expect("write");
+        let err = super::Templates::load(Some(dir.path()))
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().contains("partials are not allowed"),
+            "{err}"
+        );
     }
 }

@@ -260,7 +260,11 @@ fn parse_stream_inner(text: &str) -> (Vec<Document>, Vec<Diagnostic>) {
             Event::Alias(id) => {
                 // Cost the expansion before copying anything.
                 let remaining = MAX_ALIAS_BYTES.saturating_sub(b.alias_bytes);
-                match b.anchors.get(&id).map(|n| (expansion_cost(n, remaining), n)) {
+                match b
+                    .anchors
+                    .get(&id)
+                    .map(|n| (expansion_cost(n, remaining), n))
+                {
                     Some((Some((bytes, count)), node)) => {
                         let node = Node {
                             pos,

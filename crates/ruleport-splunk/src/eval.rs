@@ -15,7 +15,9 @@
 use crate::ast::*;
 use crate::regex_dialect::compile_pcre;
 use ruleport_model::event::{parse_rfc3339, scalar_text};
-use ruleport_model::matching::{cidr_contains, fold, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT};
+use ruleport_model::matching::{
+    cidr_contains, fold, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT,
+};
 use ruleport_model::{Case, Piece, RunError, StrPattern};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
