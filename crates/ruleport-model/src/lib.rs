@@ -12,6 +12,7 @@ pub mod event;
 pub mod expr;
 pub mod functions;
 pub mod matching;
+pub mod pcre;
 pub mod port;
 pub mod rule;
 pub mod target;

@@ -697,54 +697,6 @@ pub(crate) fn windash(pieces: &[Piece]) -> Option<Vec<Vec<Piece>>> {
     )
 }
 
-/// Names PCRE-only constructs the Rust regex engine lacks.
-pub(crate) fn pcre_only_features(p: &str) -> Vec<&'static str> {
-    let mut found = Vec::new();
-    let checks: [(&str, &str); 12] = [
-        ("(?=", "lookahead `(?=…)`"),
-        ("(?!", "negative lookahead `(?!…)`"),
-        ("(?<=", "lookbehind `(?<=…)`"),
-        ("(?<!", "negative lookbehind `(?<!…)`"),
-        ("(?>", "atomic group `(?>…)`"),
-        ("(?R)", "recursion `(?R)`"),
-        ("(?(", "conditional group `(?(…)…)`"),
-        ("(?#", "comment group `(?#…)`"),
-        ("\\Z", "`\\Z` (end before a final newline)"),
-        ("\\G", "`\\G` anchor"),
-        ("\\K", "`\\K` match reset"),
-        ("\\Q", "`\\Q…\\E` quoting"),
-    ];
-    for (needle, name) in checks {
-        if p.contains(needle) {
-            found.push(name);
-        }
-    }
-    let b = p.as_bytes();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'\\' {
-            let n = b[i + 1];
-            if n.is_ascii_digit() && n != b'0' {
-                found.push("backreference `\\N`");
-            } else if n == b'k' || n == b'g' {
-                found.push("named/relative backreference `\\k` / `\\g`");
-            }
-            i += 2;
-            continue;
-        }
-        if matches!(b[i], b'*' | b'+' | b'?' | b'}')
-            && b[i + 1] == b'+'
-            && (i == 0 || b[i - 1] != b'\\')
-        {
-            found.push("possessive quantifier (`*+`, `++`, `?+`)");
-        }
-        i += 1;
-    }
-    found.sort_unstable();
-    found.dedup();
-    found
-}
-
 fn val_expr(
     field: Option<&str>,
     val: Val,
@@ -844,7 +796,7 @@ fn val_expr(
                 anchor: RegexAnchor::Search,
             };
             if let Err(e) = check_regex_syntax(&spec) {
-                let pcre = pcre_only_features(&spec.pattern);
+                let pcre = ruleport_model::pcre::pcre_only_constructs(&spec.pattern);
                 let (code, msg) = if pcre.is_empty() {
                     (
                         "E-SIGMA-REGEX",
@@ -972,16 +924,5 @@ mod tests {
         assert_eq!(utf16_chars("AB", false), "A\0B\0");
         assert_eq!(utf16_chars("AB", true), "\0A\0B");
         assert_eq!(utf16_chars("é", false), "\u{e9}\0");
-    }
-
-    #[test]
-    fn pcre_features_are_named() {
-        assert_eq!(pcre_only_features(r"(?<=a)b"), vec!["lookbehind `(?<=…)`"]);
-        assert_eq!(pcre_only_features(r"(a)\1"), vec!["backreference `\\N`"]);
-        assert!(pcre_only_features(r"a{1,3}\d+(?:x)(?i)y").is_empty());
-        assert_eq!(
-            pcre_only_features(r"a++"),
-            vec!["possessive quantifier (`*+`, `++`, `?+`)"]
-        );
     }
 }

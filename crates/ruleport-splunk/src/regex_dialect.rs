@@ -106,74 +106,13 @@ pub(crate) fn to_pcre(spec: &RegexSpec) -> (String, Vec<Approximation>) {
     (text, approx)
 }
 
-/// PCRE constructs the Rust engine cannot run, with the reason.
-fn pcre_only(p: &str) -> Option<&'static str> {
-    const GROUPS: [(&str, &str); 9] = [
-        ("(?=", "lookahead"),
-        ("(?!", "negative lookahead"),
-        ("(?<=", "lookbehind"),
-        ("(?<!", "negative lookbehind"),
-        ("(?>", "atomic group"),
-        ("(?|", "branch reset"),
-        ("(?(", "conditional group"),
-        ("(?R)", "recursion"),
-        ("(*", "backtracking verb"),
-    ];
-    let chars: Vec<(usize, char)> = p.char_indices().collect();
-    let mut i = 0;
-    let mut in_class = false;
-    while i < chars.len() {
-        let (at, c) = chars[i];
-        let next = chars.get(i + 1).map(|x| x.1);
-        if c == '\\' {
-            match next {
-                Some(d) if d.is_ascii_digit() && d != '0' => return Some("backreference"),
-                Some('K') => return Some("match reset \\K"),
-                Some('G') => return Some("\\G anchor"),
-                Some('Q') => return Some("\\Q…\\E quoting"),
-                Some('g') | Some('k') => return Some("named or relative backreference"),
-                _ => {}
-            }
-            i += 2;
-            continue;
-        }
-        if in_class {
-            if c == ']' {
-                in_class = false;
-            }
-            i += 1;
-            continue;
-        }
-        let rest = &p[at..];
-        if c == '[' {
-            in_class = true;
-            // A `]` right after `[` or `[^` is literal.
-            if rest.starts_with("[^]") {
-                i += 2;
-            } else if rest.starts_with("[]") {
-                i += 1;
-            }
-            i += 1;
-            continue;
-        }
-        for (pat, why) in GROUPS {
-            if rest.starts_with(pat) {
-                return Some(why);
-            }
-        }
-        if matches!(c, '*' | '+' | '?' | '}') && next == Some('+') {
-            return Some("possessive quantifier");
-        }
-        i += 1;
-    }
-    None
-}
-
 /// Compile a PCRE pattern (as Splunk's `regex`/`match` see it) with the Rust engine.
 pub(crate) fn compile_pcre(pattern: &str) -> Result<regex::Regex, String> {
-    if let Some(why) = pcre_only(pattern) {
+    let pcre_only = ruleport_model::pcre::pcre_only_constructs(pattern);
+    if !pcre_only.is_empty() {
         return Err(format!(
-            "the regex uses a PCRE-only construct ({why}) that the linear-time evaluator cannot run"
+            "the regex uses PCRE-only constructs ({}) that the linear-time evaluator cannot run",
+            pcre_only.join(", ")
         ));
     }
     let translated = if has_inline_multiline(pattern) {
