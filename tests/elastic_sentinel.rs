@@ -215,3 +215,23 @@ fn an_argument_test_becomes_a_substring_test_on_the_command_line() {
     // The over-approximation the reason declares: `-c` inside a longer argument also matches.
     assert!(matches(&p, row("bash --config x")));
 }
+
+#[test]
+fn google_workspace_admin_events_read_the_connector_table() {
+    // event.provider `admin` names the application every row of the admin table comes from.
+    let p = port(&elastic(
+        "query",
+        "kuery",
+        "\"logs-google_workspace.admin-*\"",
+        "data_stream.dataset:google_workspace.admin and event.provider:admin and event.action:(ADD_PRIVILEGE or UPDATE_ROLE) and google_workspace.admin.role.name:*_ADMIN_ROLE",
+    ));
+    assert_eq!(
+        p.text,
+        "GWorkspace_ReportsAPI_admin_CL\n| where event_name_s in (\"ADD_PRIVILEGE\", \"UPDATE_ROLE\") and ROLE_NAME_s endswith_cs \"_ADMIN_ROLE\""
+    );
+    let row = |action: &str, role: &str| json!({"Type": "GWorkspace_ReportsAPI_admin_CL", "event_name_s": action, "ROLE_NAME_s": role});
+    assert!(matches(&p, row("UPDATE_ROLE", "_SEED_ADMIN_ROLE")));
+    assert!(!matches(&p, row("update_role", "_SEED_ADMIN_ROLE")));
+    assert!(!matches(&p, row("UPDATE_ROLE", "_seed_admin_role")));
+    assert!(!matches(&p, row("DELETE_ROLE", "_SEED_ADMIN_ROLE")));
+}

@@ -205,6 +205,8 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "isnull",
     "isnotnull",
     "tostring",
+    "parse_json",
+    "todynamic",
     "tolower",
     "toupper",
     "toreal",

@@ -568,12 +568,20 @@ impl<'m> Emitter<'m> {
                 ColumnLookup::Known(ty) => kind_of_type(ty),
                 _ => self.rule.kind_of(&head),
             };
+            // A string column the mapping types as dynamic holds JSON text (AWSCloudTrail's
+            // RequestParameters): its paths are read through `parse_json`.
             let own_dynamic = own == Some(FieldKind::Dynamic) && is_plain_identifier(&head);
-            if (head_kind == FieldKind::Dynamic || own_dynamic) && !steps.is_empty() {
+            let json_text = head_kind == FieldKind::Keyword
+                && (own_dynamic || self.rule.kind_of(&head) == FieldKind::Dynamic);
+            if (head_kind == FieldKind::Dynamic || json_text || own_dynamic) && !steps.is_empty() {
                 if head_lookup == ColumnLookup::Missing {
                     return Err(self.unknown_column(&head));
                 }
-                let mut text = column_name(&head);
+                let mut text = if json_text {
+                    format!("parse_json({})", column_name(&head))
+                } else {
+                    column_name(&head)
+                };
                 let mut any = false;
                 for st in &steps {
                     match st {

@@ -691,6 +691,14 @@ impl CompiledKusto {
             "isnull" => KValue::Bool(arg(0)?.is_null()),
             "isnotnull" => KValue::Bool(!arg(0)?.is_null()),
             "tostring" => KValue::Str(arg(0)?.text().into_owned()),
+            // Text that is not JSON stays a string value, as in Kusto.
+            "parse_json" | "todynamic" => match arg(0)? {
+                KValue::Str(t) => match serde_json::from_str::<Value>(&t) {
+                    Ok(v) => KValue::Dynamic(v),
+                    Err(_) => KValue::Dynamic(Value::String(t)),
+                },
+                other => other,
+            },
             "tolower" => KValue::Str(arg(0)?.text().to_lowercase()),
             "toupper" => KValue::Str(arg(0)?.text().to_uppercase()),
             "toreal" | "todouble" => arg(0)?

@@ -925,8 +925,9 @@ fn check_arity(name: &str, n: usize) -> Result<(), String> {
     let ok = match name {
         "count" => n == 0,
         "not" | "isempty" | "isnotempty" | "isnull" | "isnotnull" | "tostring" | "tolower"
-        | "toupper" | "toreal" | "todouble" | "tolong" | "toint" | "strlen" | "dcount"
-        | "count_distinct" | "sum" | "avg" | "min" | "max" | "ago" | "countif" => n == 1,
+        | "parse_json" | "todynamic" | "toupper" | "toreal" | "todouble" | "tolong" | "toint"
+        | "strlen" | "dcount" | "count_distinct" | "sum" | "avg" | "min" | "max" | "ago"
+        | "countif" => n == 1,
         "strcmp" | "ipv4_is_in_range" | "ipv6_is_in_range" | "bin" | "percentile" | "minif"
         | "maxif" => n == 2,
         "coalesce" => n >= 2,

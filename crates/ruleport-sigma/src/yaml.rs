@@ -658,10 +658,27 @@ pub(crate) fn emit_map(entries: &[(String, Out)], out: &mut String) {
 fn write_map(entries: &[(String, Out)], indent: usize, out: &mut String) {
     for (k, v) in entries {
         out.push_str(&" ".repeat(indent));
-        out.push_str(&key_text(k));
-        out.push(':');
+        write_key(k, indent, out);
         write_value_after_key(v, indent, out);
     }
+}
+
+/// YAML limits an implicit key to 1024 characters (PyYAML and yaml-rust2 enforce it).
+const IMPLICIT_KEY_LIMIT: usize = 1024;
+
+/// `key:` — or, for a key too long to be implicit, the explicit form `? key` then `:` on the
+/// next line at `indent`.
+fn write_key(k: &str, indent: usize, out: &mut String) {
+    let text = key_text(k);
+    if text.chars().count() < IMPLICIT_KEY_LIMIT {
+        out.push_str(&text);
+    } else {
+        out.push_str("? ");
+        out.push_str(&text);
+        out.push('\n');
+        out.push_str(&" ".repeat(indent));
+    }
+    out.push(':');
 }
 
 fn write_value_after_key(v: &Out, indent: usize, out: &mut String) {
@@ -697,8 +714,7 @@ fn write_seq(items: &[Out], indent: usize, out: &mut String) {
                     } else {
                         out.push_str(&" ".repeat(indent + 2));
                     }
-                    out.push_str(&key_text(k));
-                    out.push(':');
+                    write_key(k, indent + 2, out);
                     write_value_after_key(v, indent + 2, out);
                 }
             }
@@ -835,6 +851,33 @@ mod tests {
         let l = n.get("l").expect("l");
         assert!(
             matches!(&l.kind, Kind::Seq(v) if v[0].get("c").is_some()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn keys_past_the_implicit_limit_are_written_explicitly() {
+        // Fuzz crash 015099d9: a 1,200-character field name made the export unreadable.
+        let long = format!("f{}\u{5}", "x".repeat(1100));
+        let entries = vec![
+            (
+                long.clone(),
+                Out::Map(vec![(long.clone(), Out::Str("v".into()))]),
+            ),
+            (
+                "l".to_string(),
+                Out::Seq(vec![Out::Map(vec![(long.clone(), Out::Int(1))])]),
+            ),
+        ];
+        let mut text = String::new();
+        emit_map(&entries, &mut text);
+        assert!(text.starts_with("? "), "{text}");
+        let n = one(&text);
+        let inner = n.get(&long).expect("outer key");
+        assert_eq!(inner.get(&long).and_then(Node::as_str), Some("v"));
+        let l = n.get("l").expect("l");
+        assert!(
+            matches!(&l.kind, Kind::Seq(v) if v[0].get(&long).is_some()),
             "{text}"
         );
     }
