@@ -10,6 +10,11 @@ mod rsigma_side;
 mod sigma_cli;
 mod stats;
 
+// Conversion allocates many small strings and trees; mimalloc measured faster than glibc malloc
+// (crates/ruleport-bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use corpus::{Corpus, ELASTIC_DIRS, SIGMA_ACTIVE};
 use ruleport_eval::Converter;

@@ -3,6 +3,11 @@
 //! Exit codes: 0 success; 1 a rule could not be read, ported to a requested target, or failed
 //! its tests; 2 bad command-line usage.
 
+// Conversion allocates many small strings and trees; mimalloc measured faster than glibc malloc
+// (crates/ruleport-bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use ruleport_eval::{load_paths, pair_fixtures, report, run_pairs, Converter, Loaded, Runner};
 use ruleport_mapping::{Mapping, SentinelSet};

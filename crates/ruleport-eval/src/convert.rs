@@ -77,6 +77,7 @@ impl Converter {
     /// Elastic TOML share ECS): the same ports as calling [`Converter::port`] per target.
     pub fn port_many(&self, rule: &Rule, targets: &[TargetId]) -> Vec<Result<Port, Unsupported>> {
         let mut mapped: Vec<(Schema, MappedRule)> = Vec::new();
+        let mut sources = None;
         targets
             .iter()
             .map(|&target| {
@@ -90,7 +91,9 @@ impl Converter {
                 let i = match mapped.iter().position(|(s, _)| *s == schema) {
                     Some(i) => i,
                     None => {
-                        mapped.push((schema, self.mapping.map_rule(rule, schema)));
+                        let sources =
+                            sources.get_or_insert_with(|| self.mapping.resolve_sources(rule));
+                        mapped.push((schema, self.mapping.map_rule_with(rule, schema, sources)));
                         mapped.len() - 1
                     }
                 };

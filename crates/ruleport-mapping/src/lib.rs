@@ -98,6 +98,13 @@ pub struct MapDetail {
     pub identity: bool,
 }
 
+/// The log source of each of a rule's event sources, and of the rule as a whole.
+#[derive(Debug, Clone)]
+pub struct ResolvedSources<'m> {
+    per_filter: Vec<Option<&'m LogSourceMapping>>,
+    primary: Option<&'m LogSourceMapping>,
+}
+
 impl Mapping {
     /// The mappings shipped inside the binary (parsed once per process).
     pub fn builtin() -> Mapping {
@@ -330,21 +337,64 @@ impl Mapping {
         self.map_rule_detailed(rule, to).0
     }
 
+    /// The log sources of a rule's event sources. They depend on the rule alone, so a rule
+    /// mapped to several schemas ([`Mapping::map_rule_with`]) resolves them once.
+    pub fn resolve_sources<'m>(&'m self, rule: &Rule) -> ResolvedSources<'m> {
+        let filters = rule.detection.filters();
+        let own_ls = rename::filter_logsources(&rule.detection);
+        let per_filter: Vec<Option<&LogSourceMapping>> = filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let ls = own_ls.get(i).copied().flatten().unwrap_or(&rule.logsource);
+                self.resolve_logsource(rule, ls, Some(&f.expr), f.category.as_deref())
+            })
+            .collect();
+        let primary = match per_filter.first() {
+            Some(p) => *p,
+            None => self.resolve_logsource(rule, &rule.logsource, None, None),
+        };
+        ResolvedSources {
+            per_filter,
+            primary,
+        }
+    }
+
+    /// [`Mapping::map_rule`] with the rule's log sources already resolved (by
+    /// [`Mapping::resolve_sources`] on the same rule).
+    pub fn map_rule_with(
+        &self,
+        rule: &Rule,
+        to: Schema,
+        sources: &ResolvedSources<'_>,
+    ) -> MappedRule {
+        self.map_rule_detailed_with(rule, to, Some(sources)).0
+    }
+
     /// [`Mapping::map_rule`] plus what coverage needs: the log source found and unmapped fields.
     ///
     /// For Sentinel, a log source's table in the selected set is preferred; when the rule names
     /// fields that table lacks and the source's generic table (Sysmon in `WindowsEvent`…) has
     /// them all, the generic table is used instead.
     pub fn map_rule_detailed(&self, rule: &Rule, to: Schema) -> (MappedRule, MapDetail) {
+        self.map_rule_detailed_with(rule, to, None)
+    }
+
+    fn map_rule_detailed_with(
+        &self,
+        rule: &Rule,
+        to: Schema,
+        sources: Option<&ResolvedSources<'_>>,
+    ) -> (MappedRule, MapDetail) {
         let tk = self.key(to);
-        let first = self.map_with_key(rule, to, tk);
+        let first = self.map_with_key(rule, to, tk, sources);
         if to != Schema::Sentinel
             || first.1.unmapped_fields.is_empty()
             || first.1.logsource.is_none()
         {
             return first;
         }
-        let second = self.map_with_key(rule, to, "sentinel");
+        let second = self.map_with_key(rule, to, "sentinel", sources);
         if second.1.logsource.is_some()
             && second.1.unmapped_fields.len() < first.1.unmapped_fields.len()
         {
@@ -354,9 +404,20 @@ impl Mapping {
         }
     }
 
-    fn map_with_key(&self, rule: &Rule, to: Schema, tk: &'static str) -> (MappedRule, MapDetail) {
+    fn map_with_key(
+        &self,
+        rule: &Rule,
+        to: Schema,
+        tk: &'static str,
+        sources: Option<&ResolvedSources<'_>>,
+    ) -> (MappedRule, MapDetail) {
         let mut approximations = Vec::new();
         let (rule_owned, pipeline_fields) = self.apply_pipelines(rule, to, &mut approximations);
+        // Sources resolved for the rule as given do not hold once a pipeline has rewritten it.
+        let sources = match rule_owned {
+            std::borrow::Cow::Borrowed(_) => sources,
+            std::borrow::Cow::Owned(_) => None,
+        };
         let rule: &Rule = &rule_owned;
         let mut detail = MapDetail::default();
         if rule.schema == to {
@@ -369,20 +430,17 @@ impl Mapping {
         }
         let from = rule.schema;
         let fk = self.key(from);
-        let filters = rule.detection.filters();
-        let own_ls = rename::filter_logsources(&rule.detection);
-        let resolved: Vec<Option<&LogSourceMapping>> = filters
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let ls = own_ls.get(i).copied().flatten().unwrap_or(&rule.logsource);
-                self.resolve_logsource(rule, ls, Some(&f.expr), f.category.as_deref())
-            })
-            .collect();
-        let primary = match resolved.first() {
-            Some(p) => *p,
-            None => self.resolve_logsource(rule, &rule.logsource, None, None),
+        let fresh;
+        let sources = match sources {
+            Some(s) => s,
+            None => {
+                fresh = self.resolve_sources(rule);
+                &fresh
+            }
         };
+        let filters = rule.detection.filters();
+        let resolved = sources.per_filter.clone();
+        let primary = sources.primary;
         // A log source without a side for the target cannot be selected there. Sigma selects a
         // source by its product/category/service keys.
         let has_side = |l: &&LogSourceMapping| {

@@ -253,6 +253,45 @@ pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A regex whose syntax is checked when a query is compiled and which is built on first use.
+///
+/// Every port is parsed back before it is handed out; building the matcher (NFA, prefilters)
+/// was most of that check's cost and is only needed when the query runs. What the check cannot
+/// see, the size limits, is reported by [`LazyRegex::get`] when the query runs.
+#[derive(Debug, Clone)]
+pub struct LazyRegex {
+    source: String,
+    built: std::sync::OnceLock<Result<regex::Regex, String>>,
+}
+
+impl LazyRegex {
+    /// Check `source` as `regex::Regex::new` would (its syntax and Unicode classes).
+    pub fn new(source: String) -> Result<LazyRegex, String> {
+        regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&source)
+            .map_err(|e| e.to_string())?;
+        Ok(LazyRegex {
+            source,
+            built: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The built regex, with ruleport's size limits.
+    pub fn get(&self) -> Result<&regex::Regex, String> {
+        self.built
+            .get_or_init(|| {
+                regex::RegexBuilder::new(&self.source)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .dfa_size_limit(REGEX_DFA_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
 /// Whether `text` is an IP address inside `net`.
 pub fn cidr_contains(net: &ipnet::IpNet, text: &str) -> bool {
     text.trim()
@@ -372,5 +411,17 @@ mod tests {
         assert!(cidr_contains(&net, "10.1.2.3"));
         assert!(!cidr_contains(&net, "11.1.2.3"));
         assert!(!cidr_contains(&net, "nope"));
+    }
+
+    #[test]
+    fn lazy_regex_checks_syntax_now_and_size_when_built() {
+        assert!(LazyRegex::new("a(b".into()).is_err());
+        assert!(LazyRegex::new(r"\p{NoSuchClass}".into()).is_err());
+        let re = LazyRegex::new("ab+c".into()).expect("valid");
+        assert!(re.get().expect("builds").is_match("xabbc"));
+        // Valid syntax, but past the size limit once built: refused on use, not on compile.
+        let big = LazyRegex::new(r"\w{1000}\w{1000}\w{1000}".into()).expect("valid syntax");
+        let e = big.get().expect_err("over the size limit");
+        assert!(e.contains("size limit"), "{e}");
     }
 }

@@ -11,9 +11,10 @@
 //! - `matches regex` is RE2, run by the Rust `regex` crate with RE2's ASCII `\d \w \s \b`.
 
 use crate::ast::{BinOp, Expr, Literal, Named, Query, Source, Stage};
-use crate::regex_dialect::compile_re2;
+use crate::regex_dialect::lazy_re2;
 use ruleport_model::event::parse_rfc3339;
 use ruleport_model::matching::fold;
+use ruleport_model::matching::LazyRegex;
 use ruleport_model::RunError;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -219,15 +220,15 @@ impl Row<'_> {
     }
 }
 
-/// A parsed query with its regexes compiled, runnable over rows.
+/// A parsed query with its regexes checked (built on first use), runnable over rows.
 #[derive(Debug, Clone)]
 pub struct CompiledKusto {
     query: Query,
-    regexes: HashMap<String, regex::Regex>,
+    regexes: HashMap<String, LazyRegex>,
 }
 
 impl CompiledKusto {
-    /// Compile every `matches regex` pattern (they must be string literals).
+    /// Check every `matches regex` pattern (they must be string literals).
     pub fn new(query: Query) -> Result<Self, String> {
         let mut regexes = HashMap::new();
         collect_regexes_query(&query, &mut regexes)?;
@@ -603,6 +604,12 @@ impl CompiledKusto {
         row: &Row<'_>,
     ) -> Result<KValue, RunError> {
         if op.is_string_op() {
+            if let (BinOp::MatchesRegex, Expr::Lit(Literal::Str(p))) = (op, right) {
+                if let Some(re) = self.regexes.get(p) {
+                    re.get()
+                        .map_err(|m| RunError(format!("invalid RE2 regex `{p}`: {m}")))?;
+                }
+            }
             let needle = self.eval(right, row)?;
             let needle = needle.text();
             if matches!(left, Expr::AllColumns) {
@@ -666,7 +673,10 @@ impl CompiledKusto {
             NotEndsWithCs => !hay.ends_with(needle),
             MatchesRegex => match right {
                 Expr::Lit(Literal::Str(p)) => {
-                    self.regexes.get(p).is_some_and(|re| re.is_match(hay))
+                    // Built (and a build error reported) by `binary` before this runs.
+                    self.regexes
+                        .get(p)
+                        .is_some_and(|re| re.get().is_ok_and(|re| re.is_match(hay)))
                 }
                 _ => false,
             },
@@ -1026,7 +1036,7 @@ fn resolve_ago(e: &Expr, now: i64) -> Expr {
     }
 }
 
-fn collect_regexes_query(q: &Query, out: &mut HashMap<String, regex::Regex>) -> Result<(), String> {
+fn collect_regexes_query(q: &Query, out: &mut HashMap<String, LazyRegex>) -> Result<(), String> {
     if let Source::Union(legs) = &q.source {
         for l in legs {
             collect_regexes_query(l, out)?;
@@ -1050,7 +1060,7 @@ fn collect_regexes_query(q: &Query, out: &mut HashMap<String, regex::Regex>) -> 
     Ok(())
 }
 
-fn collect_regexes(e: &Expr, out: &mut HashMap<String, regex::Regex>) -> Result<(), String> {
+fn collect_regexes(e: &Expr, out: &mut HashMap<String, LazyRegex>) -> Result<(), String> {
     match e {
         Expr::Binary {
             op: BinOp::MatchesRegex,
@@ -1062,7 +1072,7 @@ fn collect_regexes(e: &Expr, out: &mut HashMap<String, regex::Regex>) -> Result<
                 Expr::Lit(Literal::Str(p)) => {
                     if !out.contains_key(p) {
                         let re =
-                            compile_re2(p).map_err(|m| format!("invalid RE2 regex `{p}`: {m}"))?;
+                            lazy_re2(p).map_err(|m| format!("invalid RE2 regex `{p}`: {m}"))?;
                         out.insert(p.clone(), re);
                     }
                     Ok(())

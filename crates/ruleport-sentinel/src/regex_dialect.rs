@@ -407,15 +407,15 @@ impl ToRust {
 
 /// A Rust regex with RE2's meaning for an RE2 pattern (ASCII `\d \w \s \b`), size-limited.
 pub fn compile_re2(pattern: &str) -> Result<regex::Regex, String> {
+    lazy_re2(pattern)?.get().cloned()
+}
+
+/// [`compile_re2`], checked now and built on first use.
+pub fn lazy_re2(pattern: &str) -> Result<ruleport_model::matching::LazyRegex, String> {
     let ast = parse_ast(pattern)?;
     let mut t = ToRust { edits: Vec::new() };
     t.walk(&ast);
-    let rust = apply(pattern, t.edits);
-    regex::RegexBuilder::new(&rust)
-        .size_limit(ruleport_model::matching::REGEX_SIZE_LIMIT)
-        .dfa_size_limit(ruleport_model::matching::REGEX_DFA_LIMIT)
-        .build()
-        .map_err(|e| e.to_string())
+    ruleport_model::matching::LazyRegex::new(apply(pattern, t.edits))
 }
 
 #[cfg(test)]

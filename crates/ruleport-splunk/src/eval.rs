@@ -13,8 +13,9 @@
 //! - Field names are case-sensitive.
 
 use crate::ast::*;
-use crate::regex_dialect::compile_pcre;
+use crate::regex_dialect::{compile_pcre, lazy_pcre};
 use ruleport_model::event::{parse_rfc3339, scalar_text};
+use ruleport_model::matching::LazyRegex;
 use ruleport_model::matching::{
     cidr_contains, fold, GlobMatcher, REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT,
 };
@@ -81,10 +82,10 @@ struct Row {
     time_ms: i64,
 }
 
-/// A pipeline ready to run: regexes compiled up front.
+/// A pipeline ready to run: regexes checked up front, built when first used.
 pub(crate) struct Program {
     pub(crate) pipeline: Pipeline,
-    regexes: HashMap<String, regex::Regex>,
+    regexes: HashMap<String, LazyRegex>,
 }
 
 impl Program {
@@ -103,8 +104,8 @@ impl Program {
         }
         for p in patterns {
             if let std::collections::hash_map::Entry::Vacant(slot) = regexes.entry(p) {
-                let re = compile_pcre(slot.key())
-                    .map_err(|e| format!("regex \"{}\": {e}", slot.key()))?;
+                let re =
+                    lazy_pcre(slot.key()).map_err(|e| format!("regex \"{}\": {e}", slot.key()))?;
                 slot.insert(re);
             }
         }
@@ -213,7 +214,7 @@ fn push_vals(v: &Value, out: &mut Vec<Val>, depth: usize) {
 
 struct Cx<'a> {
     events: &'a [Value],
-    regexes: &'a HashMap<String, regex::Regex>,
+    regexes: &'a HashMap<String, LazyRegex>,
 }
 
 /// The result of an eval expression.
@@ -455,7 +456,10 @@ impl<'a> Cx<'a> {
 
     fn regex(&self, p: &str) -> Result<std::borrow::Cow<'_, regex::Regex>, RunError> {
         match self.regexes.get(p) {
-            Some(r) => Ok(std::borrow::Cow::Borrowed(r)),
+            Some(r) => r
+                .get()
+                .map(std::borrow::Cow::Borrowed)
+                .map_err(|e| RunError(format!("regex \"{p}\": invalid or unsupported regex: {e}"))),
             None => compile_pcre(p)
                 .map(std::borrow::Cow::Owned)
                 .map_err(RunError),

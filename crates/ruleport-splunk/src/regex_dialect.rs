@@ -2,7 +2,7 @@
 //! the evaluator. The one semantic trap handled here is `$`: outside multiline mode PCRE's `$`
 //! also matches before a final newline, Rust's only at the very end.
 
-use ruleport_model::matching::{REGEX_DFA_LIMIT, REGEX_SIZE_LIMIT};
+use ruleport_model::matching::LazyRegex;
 use ruleport_model::{Approximation, RegexAnchor, RegexSpec};
 
 /// Whether the pattern turns multiline mode on with an inline flag group (`(?m)`, `(?im:`…).
@@ -108,6 +108,14 @@ pub(crate) fn to_pcre(spec: &RegexSpec) -> (String, Vec<Approximation>) {
 
 /// Compile a PCRE pattern (as Splunk's `regex`/`match` see it) with the Rust engine.
 pub(crate) fn compile_pcre(pattern: &str) -> Result<regex::Regex, String> {
+    lazy_pcre(pattern)?
+        .get()
+        .cloned()
+        .map_err(|e| format!("invalid or unsupported regex: {e}"))
+}
+
+/// [`compile_pcre`], checked now and built on first use.
+pub(crate) fn lazy_pcre(pattern: &str) -> Result<LazyRegex, String> {
     let pcre_only = ruleport_model::pcre::pcre_only_constructs(pattern);
     if !pcre_only.is_empty() {
         return Err(format!(
@@ -121,11 +129,7 @@ pub(crate) fn compile_pcre(pattern: &str) -> Result<regex::Regex, String> {
         // PCRE `$` = end, or before a final newline.
         rewrite_dollar(pattern, r"(?:\n?\z)")
     };
-    regex::RegexBuilder::new(&translated)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_DFA_LIMIT)
-        .build()
-        .map_err(|e| format!("invalid or unsupported regex: {e}"))
+    LazyRegex::new(translated).map_err(|e| format!("invalid or unsupported regex: {e}"))
 }
 
 #[cfg(test)]
