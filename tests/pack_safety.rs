@@ -477,3 +477,55 @@ fn recursive_templates_are_refused_not_a_stack_overflow() {
         "{stderr}"
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn symbolic_links_inside_out_are_not_followed() {
+    let root = tempfile::tempdir().expect("tmp");
+    let rules = root.path().join("rules");
+    let out = root.path().join("out");
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    write_rules(&rules);
+    let pack = || {
+        Command::new(env!("CARGO_BIN_EXE_ruleport"))
+            .args([
+                "pack",
+                rules.to_str().expect("utf8"),
+                "--out",
+                out.to_str().expect("utf8"),
+            ])
+            .output()
+            .expect("run ruleport")
+    };
+    let first = pack();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // Replace every top-level folder of the pack (and its manifest) with a link to `elsewhere`.
+    let mut planted = 0;
+    for e in std::fs::read_dir(&out).expect("read") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).expect("rm");
+        } else {
+            std::fs::remove_file(&p).expect("rm");
+        }
+        std::os::unix::fs::symlink(&elsewhere, &p).expect("symlink");
+        planted += 1;
+    }
+    assert!(planted >= 2, "the pack has folders and a manifest");
+    let second = pack();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_ne!(second.status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("symbolic link"), "stderr: {stderr}");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).expect("read").count(),
+        0,
+        "a file was written through a link"
+    );
+}

@@ -805,3 +805,37 @@ fn convert_text_output_escapes_control_characters_in_queries() {
         "{rows}"
     );
 }
+
+#[test]
+fn oversized_mapping_and_pipeline_files_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = dir.path().join("big.yml");
+    // A sparse file: over the 64 MiB limit without writing 64 MiB.
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(ruleport_eval::load::MAX_FILE_BYTES + 1)
+        .expect("set_len");
+    let rule = dir.path().join("r.yml");
+    std::fs::write(
+        &rule,
+        "title: t\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n  condition: s\n",
+    )
+    .expect("write");
+    for flag in ["--mapping", "--pipeline"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ruleport"))
+            .args([
+                "convert",
+                "-q",
+                flag,
+                big.to_str().expect("utf8"),
+                rule.to_str().expect("utf8"),
+            ])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("E-TOO-LARGE") || stderr.contains("the limit is"),
+            "{flag}: {stderr}"
+        );
+    }
+}

@@ -51,10 +51,7 @@ impl MappingArgs {
             .parse::<SentinelSet>()
             .map_err(|e| Diagnostic::error("E-USAGE", e))?;
         for p in &self.pipelines {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                Diagnostic::error("E-PIPELINE-READ", format!("cannot read pipeline: {e}"))
-                    .in_file(p)
-            })?;
+            let text = ruleport_model::input::read_text(p)?;
             m.add_pipeline(ruleport_mapping::pipeline::load_pysigma_pipeline(&text, p)?);
         }
         let mut conv = Converter::new(m);

@@ -84,13 +84,9 @@ fn sniff_rule_id(text: &str) -> Option<String> {
 
 /// Import a detection-rules TOML file.
 pub fn import_file(path: &Path) -> Result<Rule, Vec<Diagnostic>> {
-    match std::fs::read_to_string(path) {
+    match ruleport_model::input::read_text(path) {
         Ok(text) => import_str(&text, Some(path)),
-        Err(e) => Err(vec![Diagnostic::error(
-            "E-ELASTIC-READ",
-            format!("cannot read the file: {e}"),
-        )
-        .in_file(path)]),
+        Err(d) => Err(vec![d]),
     }
 }
 

@@ -5,8 +5,7 @@ use crate::fixtures::{parse_fixture_file, FixtureFile};
 use ruleport_model::{Diagnostic, Rule};
 use std::path::{Path, PathBuf};
 
-/// Files larger than this are refused with a message instead of being read.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+pub use ruleport_model::input::{read_text, MAX_FILE_BYTES};
 
 /// What a path holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,50 +109,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>, depth: 
             out.push(p);
         }
     }
-}
-
-/// Read a text file with a clear message for binary, non-UTF-8 or oversized input.
-pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(
-            "E-TOO-LARGE",
-            format!(
-                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
-                meta.len()
-            ),
-        )
-        .in_file(path));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path))?;
-    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return Err(
-            Diagnostic::error("E-ENCODING", "UTF-16 file: save it as UTF-8")
-                .in_file(path)
-                .at(ruleport_model::Pos::new(1, 1))
-                .with_hint("rule and fixture files must be UTF-8 encoded"),
-        );
-    }
-    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
-        let before = String::from_utf8_lossy(&bytes[..nul]);
-        return Err(Diagnostic::error(
-            "E-BINARY",
-            "file contains a NUL byte: not a text rule file",
-        )
-        .in_file(path)
-        .at(ruleport_model::Pos::from_offset(&before, before.len())));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let pos =
-            ruleport_model::Pos::from_offset(&String::from_utf8_lossy(&e.into_bytes()), offset);
-        Diagnostic::error("E-ENCODING", "file is not valid UTF-8")
-            .in_file(path)
-            .at(pos)
-            .with_hint("rule files must be UTF-8 encoded")
-    })
 }
 
 /// Load one rule file (which may hold several rules).

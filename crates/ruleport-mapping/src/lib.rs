@@ -135,10 +135,7 @@ impl Mapping {
         let mut m = Mapping::builtin();
         for p in paths {
             let p = p.as_ref();
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                Diagnostic::error("E-MAPPING-READ", format!("cannot read mapping file: {e}"))
-                    .in_file(p)
-            })?;
+            let text = ruleport_model::input::read_text(p)?;
             m.merge(parse_mapping(&text, p)?);
         }
         Ok(m)

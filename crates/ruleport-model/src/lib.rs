@@ -11,6 +11,7 @@ pub mod eval;
 pub mod event;
 pub mod expr;
 pub mod functions;
+pub mod input;
 pub mod matching;
 pub mod pcre;
 pub mod port;

@@ -292,12 +292,29 @@ fn remove_stale(dir: &Path, files: &PackFiles) -> Result<(), PackError> {
         let Ok(safe) = safe_relative(rel) else {
             continue;
         };
+        no_link_below(dir, &safe)?;
         let p = dir.join(safe);
         if p.is_file() {
             std::fs::remove_file(&p).map_err(|source| PackError::Io {
                 path: p.clone(),
                 source,
             })?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a path below `dir` that passes through a symbolic link: a link planted in the output
+/// folder would send the write somewhere else.
+fn no_link_below(dir: &Path, rel: &Path) -> Result<(), PackError> {
+    let mut p = dir.to_path_buf();
+    for c in rel.components() {
+        p.push(c);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(PackError::UnsafePath(format!(
+                "{} is a symbolic link",
+                p.display()
+            )));
         }
     }
     Ok(())
@@ -313,10 +330,20 @@ fn write_pack(
         let path = path.to_path_buf();
         move |source| PackError::Io { path, source }
     };
+    // The pack's own folder (`--out/<kind>`) must not be a link either; `--out` itself is the
+    // user's choice.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(PackError::UnsafePath(format!(
+            "{} is a symbolic link",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     remove_stale(dir, &files)?;
     for (rel, bytes) in &files.files {
-        let p = dir.join(safe_relative(rel)?);
+        let safe = safe_relative(rel)?;
+        no_link_below(dir, &safe)?;
+        let p = dir.join(safe);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
@@ -329,6 +356,7 @@ fn write_pack(
     }
     manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
     let text = manifest.to_json();
+    no_link_below(dir, Path::new("manifest.json"))?;
     let mp = dir.join("manifest.json");
     std::fs::write(&mp, text).map_err(io(&mp))?;
     Ok(PackSummary {
