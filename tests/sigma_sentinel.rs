@@ -125,3 +125,41 @@ fn google_workspace_admin_reads_the_connector_table() {
     assert!(!matches(&p, row("CHANGE_APPLICATION_SETTING", "Gmail")));
     assert!(!matches(&p, row("CREATE_ROLE", "ContextAwareAccess.Level")));
 }
+
+#[test]
+fn zeek_logs_read_the_corelight_tables() {
+    let p = port(&sigma(
+        "    product: zeek\n    service: dce_rpc",
+        "    selection:\n        endpoint: svcctl\n        operation|startswith: CreateService\n    condition: selection",
+    ));
+    assert_eq!(
+        p.text,
+        "Corelight_v2_dce_rpc_CL\n| where endpoint_s =~ \"svcctl\" and operation_s startswith \"CreateService\""
+    );
+    let row = |e: &str, o: &str| json!({"Type": "Corelight_v2_dce_rpc_CL", "endpoint_s": e, "operation_s": o});
+    assert!(matches(&p, row("SVCCTL", "CreateServiceW")));
+    assert!(!matches(&p, row("svcctl", "StartServiceW")));
+
+    // Ports are numbers (`_d` columns); Zeek's vectors arrive as one string, which the port says.
+    let p = port(&sigma(
+        "    product: zeek\n    service: dns",
+        "    selection:\n        id.resp_p: 53\n        answers: '127.0.0.1'\n    condition: selection",
+    ));
+    assert_eq!(
+        p.text,
+        "Corelight_v2_dns_CL\n| where id_resp_p_d == 53 and answers_s =~ \"127.0.0.1\""
+    );
+    assert!(p
+        .fidelity
+        .reasons()
+        .iter()
+        .any(|r| r.code == "value-format"));
+    assert!(matches(
+        &p,
+        json!({"Type": "Corelight_v2_dns_CL", "id_resp_p_d": 53.0, "answers_s": "127.0.0.1"})
+    ));
+    assert!(!matches(
+        &p,
+        json!({"Type": "Corelight_v2_dns_CL", "id_resp_p_d": 5353.0, "answers_s": "127.0.0.1"})
+    ));
+}
