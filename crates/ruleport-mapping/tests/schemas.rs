@@ -39,45 +39,6 @@ fn standard_type(c: &str) -> Option<&'static str> {
         .map(|(_, t)| *t)
 }
 
-/// Connector tables that are not in the shared schemas: the columns the data uses, from
-/// Azure-Sentinel's `.script/tests/KqlvalidationsTests/CustomTables/{Okta_CL,GitHubAuditLogPolling_CL}.json`.
-const CONNECTOR_TABLES: &[(&str, &[(&str, &str)])] = &[
-    (
-        "Okta_CL",
-        &[
-            ("eventType_s", "string"),
-            ("legacyEventType_s", "string"),
-            ("displayMessage_s", "string"),
-            ("outcome_result_s", "string"),
-            ("outcome_reason_s", "string"),
-            ("actor_alternateId_s", "string"),
-            ("actor_displayName_s", "string"),
-            ("actor_id_s", "string"),
-            ("securityContext_isProxy_b", "bool"),
-            ("client_ipAddress_s", "string"),
-            ("debugContext_debugData_requestUri_s", "string"),
-            ("debugContext_debugData_logOnlySecurityData_s", "string"),
-            ("debugContext_debugData_factor_s", "string"),
-            ("target_s", "string"),
-        ],
-    ),
-    (
-        "GitHubAuditLogPolling_CL",
-        &[
-            ("action_s", "string"),
-            ("actor_s", "string"),
-            ("org_s", "string"),
-            ("repo_s", "string"),
-            ("user_s", "string"),
-            ("actor_ip_s", "string"),
-            ("operation_type_s", "string"),
-            ("permission_s", "string"),
-            ("visibility_s", "string"),
-            ("user_agent_s", "string"),
-        ],
-    ),
-];
-
 /// ECS names outside ecs_flat.yml that are integration or agent fields.
 const INTEGRATION_PREFIXES: [&str; 19] = [
     "azure.",
@@ -116,14 +77,13 @@ fn sentinel_tables(shared: &Path) -> Tables {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         tables.extend(t);
     }
-    for (t, cols) in CONNECTOR_TABLES {
-        tables.insert(
-            t.to_string(),
-            cols.iter()
-                .map(|(c, ty)| (c.to_string(), ty.to_string()))
-                .collect(),
-        );
-    }
+    // Sentinel data connectors' custom tables: the emitter's own transcription, the file the
+    // Kusto.Language check also reads.
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ruleport-sentinel/schemas/connector_tables.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let t: Tables = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    tables.extend(t);
     tables
 }
 
@@ -241,17 +201,19 @@ fn sentinel_columns_exist_with_their_types() {
                     ));
                     continue;
                 };
-                if below.is_some() && !ty.eq_ignore_ascii_case("dynamic") {
-                    errors.push(format!(
-                        "{}: `{name}` reads below `{column}`, a {ty} column of {table}",
-                        l.id
-                    ));
-                }
                 let declared = if key == "sentinel" {
                     row.types.get("sentinel").map(String::as_str)
                 } else {
                     row_type(row, key)
                 };
+                // A path typed dynamic below a string column reads JSON text (`parse_json`).
+                let json_text = ty.eq_ignore_ascii_case("string") && declared == Some("dynamic");
+                if below.is_some() && !ty.eq_ignore_ascii_case("dynamic") && !json_text {
+                    errors.push(format!(
+                        "{}: `{name}` reads below `{column}`, a {ty} column of {table}",
+                        l.id
+                    ));
+                }
                 if let (Some(d), None) = (declared, below) {
                     if kind_from_name(d) != kind_from_name(ty) {
                         errors.push(format!(
