@@ -400,7 +400,10 @@ pub fn field_text(name: &str) -> String {
         && !matches!(
             name.to_ascii_lowercase().as_str(),
             "or" | "and" | "not" | "null" | "true" | "false"
-        );
+        )
+        // Kibana reads `not` + whitespace as the keyword anywhere in an unquoted literal, so
+        // `xnot > 1` does not parse (and `\not` is a newline): such a name is quoted.
+        && !name.to_ascii_lowercase().ends_with("not");
     if plain {
         return name.to_string();
     }

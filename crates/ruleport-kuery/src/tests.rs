@@ -315,6 +315,25 @@ fn ranges() {
 }
 
 #[test]
+fn field_names_ending_in_not_are_quoted_in_ranges() {
+    // Kibana reads `not` + whitespace as the keyword inside an unquoted literal, so
+    // `dndnot > 1` does not parse while `dndnot>1` does (fuzz crash 5d624500).
+    assert!(parse("dndnot > 1").is_err());
+    assert_eq!(model("dndnot>1"), cmp("dndnot", CmpOp::Gt, Scalar::Int(1)));
+    for name in ["dndnot", "x.NOT", "cannot"] {
+        let e = cmp(name, CmpOp::Gt, Scalar::Str("224 0-01]01".into()));
+        let text = emit(&e);
+        assert_eq!(model(&text), e, "{text}");
+    }
+    // A wildcard field name stays unquoted, its trailing `not` written as `\u006eot`.
+    assert_eq!(emit(&lit("a*not", "v")), r#"a*\u006eot:"v""#);
+    assert_eq!(
+        model(&emit(&cmp("a.b", CmpOp::Lt, Scalar::Int(3)))),
+        cmp("a.b", CmpOp::Lt, Scalar::Int(3))
+    );
+}
+
+#[test]
 fn nested_queries() {
     let want = Expr::and(vec![
         lit("a", "x"),
