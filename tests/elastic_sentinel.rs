@@ -4,10 +4,12 @@
 //! from Kusto's documented semantics (`==` is case-sensitive, `startswith` is not, a missing
 //! string column reads as "").
 
-use ruleport_eval::convert::{rule_format, Converter};
-use ruleport_mapping::Mapping;
+#[path = "support/sentinel_port.rs"]
+mod support;
+
 use ruleport_model::{Port, TargetId};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::matches;
 
 fn elastic(kind: &str, language: &str, index: &str, query: &str) -> String {
     format!(
@@ -19,13 +21,7 @@ fn elastic(kind: &str, language: &str, index: &str, query: &str) -> String {
 }
 
 fn port(toml: &str) -> Port {
-    let rules = rule_format(TargetId::Elastic)
-        .expect("elastic format")
-        .import_text(toml, None)
-        .expect("import");
-    Converter::new(Mapping::builtin())
-        .port(&rules[0], TargetId::Sentinel)
-        .unwrap_or_else(|u| panic!("unsupported: {u}"))
+    support::port_to_sentinel(TargetId::Elastic, toml)
 }
 
 fn codes(p: &Port) -> Vec<String> {
@@ -34,13 +30,6 @@ fn codes(p: &Port) -> Vec<String> {
         .iter()
         .map(|r| r.code.clone())
         .collect()
-}
-
-fn matches(p: &Port, row: Value) -> bool {
-    ruleport_sentinel::compile(&p.text)
-        .expect("parses back")
-        .row_matches(&row)
-        .expect("runs")
 }
 
 #[test]

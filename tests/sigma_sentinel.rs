@@ -1,12 +1,15 @@
 //! Sigma rules → Sentinel for the families mapped in session 3 (issue #8): CloudTrail's JSON-text
-//! columns, Windows file access as Security 4663, and the Google Workspace admin connector table.
+//! columns, Windows file access as Security 4663, and the Google Workspace admin and Corelight (Zeek)
+//! connector tables.
 //! Expected columns come from the table schemas; expected matches from Kusto's documented
 //! semantics (`=~` is case-insensitive, `parse_json` of text that is not JSON is that text).
 
-use ruleport_eval::convert::{rule_format, Converter};
-use ruleport_mapping::Mapping;
+#[path = "support/sentinel_port.rs"]
+mod support;
+
 use ruleport_model::{Port, TargetId};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::matches;
 
 fn sigma(logsource: &str, detection: &str) -> String {
     format!(
@@ -15,20 +18,7 @@ fn sigma(logsource: &str, detection: &str) -> String {
 }
 
 fn port(yaml: &str) -> Port {
-    let rules = rule_format(TargetId::Sigma)
-        .expect("sigma format")
-        .import_text(yaml, None)
-        .expect("import");
-    Converter::new(Mapping::builtin())
-        .port(&rules[0], TargetId::Sentinel)
-        .unwrap_or_else(|u| panic!("unsupported: {u}"))
-}
-
-fn matches(p: &Port, row: Value) -> bool {
-    ruleport_sentinel::compile(&p.text)
-        .expect("parses back")
-        .row_matches(&row)
-        .expect("runs")
+    support::port_to_sentinel(TargetId::Sigma, yaml)
 }
 
 #[test]
