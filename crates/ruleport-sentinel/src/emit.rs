@@ -6,7 +6,7 @@
 //! element" and is only approximated. Every other name is a column, quoted `['a.b']` when needed.
 
 use crate::literal::{column_name, is_plain_identifier, member_access, string_literal};
-use crate::regex_dialect::rust_to_re2;
+use crate::regex_dialect::{lazy_re2, rust_to_re2};
 use crate::schema::{kind_of_type, ColumnLookup, TableSchemas};
 use ruleport_model::matching::{compile_regex, GlobMatcher};
 use ruleport_model::{
@@ -1015,11 +1015,20 @@ impl<'m> Emitter<'m> {
             RegexAnchor::Full if spec.multiline => format!(r"\A(?:{})\z", t.pattern),
             RegexAnchor::Full => format!("^(?:{})$", t.pattern),
         };
-        Ok(if flags.is_empty() {
+        let text = if flags.is_empty() {
             body
         } else {
             format!("(?{flags}){body}")
-        })
+        };
+        // Flags and anchoring add nesting: a pattern just under the engine's limit can go over it,
+        // and the port would fail its own parse-back.
+        lazy_re2(&text).map_err(|m| {
+            unsupported(
+                "regex-unsupported",
+                format!("regex `{}` as RE2 is not accepted: {m}", spec.pattern),
+            )
+        })?;
+        Ok(text)
     }
 
     fn any_element_pred(&mut self, col: &Col, name: &str, op: &Op) -> Result<Frag, Unsupported> {

@@ -336,6 +336,28 @@ fn regexes_keep_flags_and_anchors() {
     assert_eq!(u.code, "regex-dialect");
 }
 
+/// A regex just under the engine's nesting limit goes over it once flags and `^(?:…)$` wrap it:
+/// the port is refused, never written as a query its own parser rejects.
+#[test]
+fn regex_over_the_nesting_limit_after_anchoring_is_unsupported() {
+    let nested = |depth: usize| format!("{}a{}", "(?:".repeat(depth), ")".repeat(depth));
+    let depth = (1..400)
+        .take_while(|d| regex::Regex::new(&nested(*d)).is_ok())
+        .last()
+        .expect("a shallow regex compiles");
+    let port = |case, anchor| {
+        Sentinel.emit(&query(
+            regex("CommandLine", &nested(depth), case, anchor),
+            &["SecurityEvent"],
+            SECURITY_EVENT,
+        ))
+    };
+    let plain = port(Case::Sensitive, RegexAnchor::Search).expect("as deep as the engine allows");
+    assert!(compile(&plain.text).is_ok());
+    let u = port(Case::Insensitive, RegexAnchor::Full).expect_err("one level too deep");
+    assert_eq!(u.code, "regex-unsupported");
+}
+
 #[test]
 fn cidr_uses_ip_range_functions_and_stays_two_valued_under_not() {
     let m = cases()

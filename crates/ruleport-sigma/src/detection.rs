@@ -854,7 +854,7 @@ fn val_expr(
 }
 
 /// Syntax check with the Rust regex parser (no compile-size limit: size is the evaluator's concern).
-fn check_regex_syntax(spec: &RegexSpec) -> Result<(), String> {
+pub(crate) fn check_regex_syntax(spec: &RegexSpec) -> Result<(), String> {
     let mut flags = String::new();
     if spec.case.is_insensitive() {
         flags.push('i');

@@ -6,7 +6,7 @@ use crate::strings::{escape_pieces, EscapeMode};
 use crate::yaml::{emit_map, Out};
 use ruleport_model::{
     Aggregation, Approximation, Case, CmpOp, Detection, EventFilter, EventSource, Expr,
-    FieldRefKind, LogSource, Metric, Op, Operand, PatternShape, Piece, Predicate, RegexAnchor,
+    FieldRefKind, LogSource, Metric, Op, Operand, PatternShape, Piece, Predicate, RegexAnchor, RegexSpec,
     Rule, Sample, Scalar, Sequence, StrPattern, Subject, TargetId, Unsupported, WindowKind,
 };
 use std::collections::BTreeMap;
@@ -744,7 +744,19 @@ impl DetBuilder<'_> {
                     RegexAnchor::Search => spec.pattern.clone(),
                     RegexAnchor::Full => format!(r"\A(?:{})\z", spec.pattern),
                 };
-                Out::Str(pattern)
+                // The anchoring group can take a pattern over the nesting limit that import checks.
+                let written = RegexSpec {
+                    pattern,
+                    anchor: RegexAnchor::Search,
+                    ..spec.clone()
+                };
+                if let Err(e) = crate::detection::check_regex_syntax(&written) {
+                    return Err(unsupported(
+                        "regex-unsupported",
+                        format!("regex `{}` is not accepted once anchored: {e}", spec.pattern),
+                    ));
+                }
+                Out::Str(written.pattern)
             }
             Op::Cidr(net) => {
                 if field.is_none() {

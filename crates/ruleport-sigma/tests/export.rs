@@ -188,6 +188,36 @@ fn event_category_becomes_a_predicate() {
     assert!(text.contains("event.category|cased: 'process'"), "{text}");
 }
 
+/// A case-insensitive regex as deeply nested as the engine accepts; `\A(?:…)\z` puts it over.
+fn deepest_regex(anchor: RegexAnchor) -> Expr {
+    let nested = |depth: usize| format!("{}a{}", "(?:".repeat(depth), ")".repeat(depth));
+    let depth = (1..400)
+        .take_while(|d| regex::Regex::new(&format!("(?i){}", nested(*d))).is_ok())
+        .last()
+        .expect("a shallow regex compiles");
+    Expr::pred(
+        Subject::field("CommandLine"),
+        Op::Regex(RegexSpec {
+            pattern: nested(depth),
+            case: Case::Insensitive,
+            multiline: false,
+            dotall: false,
+            anchor,
+        }),
+    )
+}
+
+#[test]
+fn deepest_accepted_regex_exports_unanchored() {
+    let rule = base_rule(Detection::Query(EventFilter::new(deepest_regex(
+        RegexAnchor::Search,
+    ))));
+    let port = export_rule(&rule).expect("exports");
+    let back = import_str(&port.text, None);
+    assert!(!back.has_errors(), "{:?}", back.diagnostics);
+    assert_eq!(back.rules.len(), 1);
+}
+
 #[test]
 fn what_sigma_cannot_say_is_unsupported() {
     let computed = Expr::pred(
@@ -256,6 +286,10 @@ fn what_sigma_cannot_say_is_unsupported() {
                 until: None,
             }),
             "sequence-runs",
+        ),
+        (
+            Detection::Query(EventFilter::new(deepest_regex(RegexAnchor::Full))),
+            "regex-unsupported",
         ),
     ];
     for (det, code) in cases {

@@ -15,7 +15,7 @@
 //! - In `where`, null propagates: an atom under NOT is guarded by `isnotnull(field) AND …` so
 //!   that `NOT` of a test on a missing field is true, as in the rule model.
 
-use crate::regex_dialect::to_pcre;
+use crate::regex_dialect::{lazy_pcre, to_pcre};
 use crate::SplunkOptions;
 use ruleport_model::matching::fold;
 use ruleport_model::{
@@ -298,6 +298,13 @@ impl<'a> Emitter<'a> {
                     ))
                 }
                 (_, Op::Match { pattern, .. }) if pattern.has_placeholders() => placeholders = true,
+                // The PCRE wrapping (`(?i)\A(?:…)\z`) can push a regex over the engine's
+                // limits; refuse here rather than write a query that fails its own parse-back.
+                (_, Op::Regex(spec)) => {
+                    if let Err(e) = lazy_pcre(&to_pcre(spec).0) {
+                        err = Some(unsupported("regex-unsupported", e))
+                    }
+                }
                 _ => {}
             }
         });

@@ -3,7 +3,9 @@
 
 mod common;
 use common::*;
-use ruleport_model::{Case, CmpOp, Expr, Op, RegexAnchor, RegexSpec, Scalar, StrPattern, Subject};
+use ruleport_model::{
+    Case, CmpOp, Expr, Op, QueryLanguage, RegexAnchor, RegexSpec, Scalar, StrPattern, Subject,
+};
 use serde_json::json;
 
 #[test]
@@ -101,6 +103,36 @@ fn regex_flags_and_full_anchor() {
     (CommandLine=* OR Image=*)
     | where (match('CommandLine', "(?i)powershell.*-e(nc)?\\s") OR match('Image', "\\A(?:[a-z]+\\.exe)\\z"))
     "#);
+}
+
+/// A regex the IR accepts can exceed the engine's nesting limit once wrapped in `(?i)\A(?:…)\z`:
+/// the port is refused, never written as a query its own parser rejects.
+#[test]
+fn regex_over_the_nesting_limit_after_anchoring_is_unsupported() {
+    let nested = |depth: usize| format!("{}a{}", "(?:".repeat(depth), ")".repeat(depth));
+    let regex = |pattern: String, case, anchor| {
+        query(Expr::pred(
+            Subject::field("Image"),
+            Op::Regex(RegexSpec {
+                pattern,
+                case,
+                multiline: false,
+                dotall: false,
+                anchor,
+            }),
+        ))
+    };
+    // The deepest pattern the engine takes as it stands.
+    let depth = (1..400)
+        .take_while(|d| regex::Regex::new(&nested(*d)).is_ok())
+        .last()
+        .expect("a shallow regex compiles");
+    let plain = emit(&regex(nested(depth), Case::Sensitive, RegexAnchor::Search));
+    assert!(ruleport_splunk::parse(&plain.text).is_ok());
+    let err = ruleport_splunk::Splunk::default()
+        .emit(&regex(nested(depth), Case::Insensitive, RegexAnchor::Full))
+        .expect_err("the flagged, anchored form is deeper than the engine allows");
+    assert_eq!(err.code, "regex-unsupported");
 }
 
 #[test]
