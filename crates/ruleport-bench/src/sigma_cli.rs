@@ -68,6 +68,8 @@ pub(crate) struct CliRun {
     pub(crate) cpu: Option<f64>,
     pub(crate) output_bytes: usize,
     pub(crate) ok: bool,
+    /// The driver's "converted N failed M" line.
+    pub(crate) summary: Option<String>,
 }
 
 /// `sigma convert -t <target> -p <pipeline> --skip-unsupported <dirs>`, output captured (not printed).
@@ -77,22 +79,48 @@ pub(crate) fn convert_once(
     pipeline: &str,
     dirs: &[PathBuf],
 ) -> Result<CliRun, String> {
+    let mut cmd = Command::new(sigma);
+    cmd.args([
+        "convert",
+        "-t",
+        target,
+        "-p",
+        pipeline,
+        "--skip-unsupported",
+        "--disable-pipeline-check",
+    ])
+    .args(dirs);
+    timed(cmd)
+}
+
+/// The driver that does sigma-cli's conversion rule by rule (see the script's docstring), for a
+/// target where sigma-cli aborts.
+const PYSIGMA_DRIVER: &str = include_str!("../python/pysigma_convert.py");
+
+/// One timed run of [`PYSIGMA_DRIVER`] with the venv's Python.
+pub(crate) fn driver_once(
+    venv: &Path,
+    target: &str,
+    pipeline: &str,
+    dirs: &[PathBuf],
+) -> Result<CliRun, String> {
+    let script = venv.join("ruleport-pysigma-convert.py");
+    if std::fs::read_to_string(&script).ok().as_deref() != Some(PYSIGMA_DRIVER) {
+        std::fs::write(&script, PYSIGMA_DRIVER)
+            .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    }
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.arg(&script).args([target, pipeline]).args(dirs);
+    timed(cmd)
+}
+
+fn timed(mut cmd: Command) -> Result<CliRun, String> {
     let c0 = crate::stats::children_cpu_secs();
     let t = Instant::now();
-    let out = Command::new(sigma)
-        .args([
-            "convert",
-            "-t",
-            target,
-            "-p",
-            pipeline,
-            "--skip-unsupported",
-            "--disable-pipeline-check",
-        ])
-        .args(dirs)
+    let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", sigma.display()))?;
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     let secs = t.elapsed().as_secs_f64();
     Ok(CliRun {
         secs,
@@ -101,5 +129,9 @@ pub(crate) fn convert_once(
             .map(|(a, b)| b - a),
         output_bytes: out.stdout.len(),
         ok: out.status.success(),
+        summary: String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rfind(|l| l.starts_with("converted "))
+            .map(str::to_string),
     })
 }
