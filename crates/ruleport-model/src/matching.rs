@@ -253,6 +253,58 @@ pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether `spec` compiles within ruleport's size limits, building it only when a bound on its
+/// size says it might not fit (building is the expensive part, and almost every rule's regex is
+/// far below the limits).
+pub fn check_regex_limits(spec: &RegexSpec) -> Result<(), String> {
+    let source = regex_source(spec);
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&source)
+        .map_err(|e| e.to_string())?;
+    if nfa_bytes_bound(&hir) <= REGEX_SIZE_LIMIT.min(REGEX_DFA_LIMIT) / 4 {
+        return Ok(());
+    }
+    compile_regex(spec).map(|_| ())
+}
+
+/// Whether `spec` matches the empty string. A regex whose every match is at least one character
+/// long is answered from its syntax tree; only the others are built.
+pub fn regex_matches_empty(spec: &RegexSpec) -> Result<bool, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&regex_source(spec))
+        .map_err(|e| e.to_string())?;
+    match hir.properties().minimum_len() {
+        Some(0) => Ok(compile_regex(spec)?.is_match("")),
+        _ => Ok(false),
+    }
+}
+
+/// A generous upper bound on the memory of the NFA the regex crate builds for `hir`: every
+/// character-class range is charged as many UTF-8 states as it could need, every repetition as
+/// many copies as its bound (or one more than its minimum), every state 64 bytes.
+fn nfa_bytes_bound(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::{Class, HirKind};
+    fn states(h: &regex_syntax::hir::Hir) -> usize {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 1,
+            HirKind::Literal(l) => l.0.len() + 1,
+            HirKind::Class(Class::Unicode(c)) => c.ranges().len().saturating_mul(16) + 1,
+            HirKind::Class(Class::Bytes(c)) => c.ranges().len() + 1,
+            HirKind::Repetition(r) => {
+                let copies = r.max.unwrap_or(r.min).saturating_add(1) as usize;
+                states(&r.sub).saturating_mul(copies).saturating_add(2)
+            }
+            HirKind::Capture(c) => states(&c.sub).saturating_add(2),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v
+                .iter()
+                .fold(1usize, |acc, h| acc.saturating_add(states(h))),
+        }
+    }
+    states(hir).saturating_mul(64)
+}
+
 /// A regex whose syntax is checked when a query is compiled and which is built on first use.
 ///
 /// Every port is parsed back before it is handed out; building the matcher (NFA, prefilters)
@@ -304,6 +356,46 @@ pub fn cidr_contains(net: &ipnet::IpNet, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn re(pattern: &str, case: Case) -> RegexSpec {
+        RegexSpec {
+            pattern: pattern.into(),
+            case,
+            multiline: false,
+            dotall: false,
+            anchor: crate::RegexAnchor::Search,
+        }
+    }
+
+    const REGEX_SAMPLES: [&str; 16] = [
+        "a", "", "^$", "a*", r"\b", "(?:x|)", r"\w+", r"^\s*$", "a?b?", "[a-z]{3}", r"\w{100}",
+        r"\w{1000}", r"(?:\w{50}){50}", r"[\p{L}\p{N}]{200}\d{300}", r"(?-u:\w){5000}", "(a|bc)*d",
+    ];
+
+    #[test]
+    fn limit_check_agrees_with_building_the_regex() {
+        let mut refused = 0;
+        for p in REGEX_SAMPLES {
+            for case in [Case::Sensitive, Case::Insensitive] {
+                let spec = re(p, case);
+                let built = compile_regex(&spec);
+                assert_eq!(check_regex_limits(&spec).is_ok(), built.is_ok(), "{p} {case:?}");
+                refused += usize::from(built.is_err());
+            }
+        }
+        assert!(refused > 0, "the samples include regexes over the limit");
+    }
+
+    #[test]
+    fn empty_match_check_agrees_with_the_built_regex() {
+        for p in REGEX_SAMPLES.iter().filter(|p| compile_regex(&re(p, Case::Sensitive)).is_ok()) {
+            for anchor in [crate::RegexAnchor::Search, crate::RegexAnchor::Full] {
+                let spec = RegexSpec { anchor, ..re(p, Case::Insensitive) };
+                let built = compile_regex(&spec).expect("compiles").is_match("");
+                assert_eq!(regex_matches_empty(&spec), Ok(built), "{p} {anchor:?}");
+            }
+        }
+    }
+
     fn m(p: &str, case: Case, t: &str) -> bool {
         GlobMatcher::new(&StrPattern::from_glob_unescaped(p), case).is_match(t)
     }
@@ -337,6 +429,23 @@ mod tests {
             Case::Insensitive,
             "c:\\windows\\system32\\x.dll"
         ));
+    }
+
+    #[test]
+    fn pattern_empty_match_agrees_with_the_matcher() {
+        let mut pats: Vec<StrPattern> = ["", "*", "**", "?", "*?*", "a", "*a", "a*", "*%x%*"]
+            .iter()
+            .map(|p| StrPattern::from_glob_unescaped(p))
+            .collect();
+        pats.push(StrPattern::new(vec![
+            Piece::AnyChars,
+            Piece::Placeholder("x".into()),
+        ]));
+        for p in pats {
+            for case in [Case::Sensitive, Case::Insensitive] {
+                assert_eq!(p.matches_empty(), GlobMatcher::new(&p, case).is_match(""), "{p:?}");
+            }
+        }
     }
 
     #[test]

@@ -127,6 +127,12 @@ impl StrPattern {
         Self::new(pieces)
     }
 
+    /// Whether the pattern accepts the empty string: only when it is all `*` (the canonical form
+    /// has no empty literals, and a placeholder stands for its own non-empty text).
+    pub fn matches_empty(&self) -> bool {
+        self.pieces.iter().all(|p| matches!(p, Piece::AnyChars))
+    }
+
     pub fn pieces(&self) -> &[Piece] {
         &self.pieces
     }

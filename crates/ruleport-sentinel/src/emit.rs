@@ -8,7 +8,7 @@
 use crate::literal::{column_name, is_plain_identifier, member_access, string_literal};
 use crate::regex_dialect::{lazy_re2, rust_to_re2};
 use crate::schema::{kind_of_type, ColumnLookup, TableSchemas};
-use ruleport_model::matching::{compile_regex, GlobMatcher};
+use ruleport_model::matching::regex_matches_empty;
 use ruleport_model::{
     AggCondition, Aggregation, Approximation, Case, CmpOp, Detection, EventSource, Expr, FieldKind,
     FieldRefKind, MappedRule, Metric, NewTerms, Op, Operand, PatternShape, Piece, Predicate,
@@ -827,8 +827,7 @@ impl<'m> Emitter<'m> {
                 self.note_case(l, case);
             }
         }
-        let matches_empty = GlobMatcher::new(pattern, case).is_match("");
-        if matches_empty {
+        if pattern.matches_empty() {
             self.note_empty(&format!("a test that accepts \"\" on `{name}`"));
         }
         let cs = !case.is_insensitive();
@@ -995,10 +994,8 @@ impl<'m> Emitter<'m> {
         for (code, reason) in t.approximations {
             self.note(&code, reason);
         }
-        if let Ok(re) = compile_regex(spec) {
-            if re.is_match("") {
-                self.note_empty(&format!("the regex `{}` (it matches \"\")", spec.pattern));
-            }
+        if regex_matches_empty(spec) == Ok(true) {
+            self.note_empty(&format!("the regex `{}` (it matches \"\")", spec.pattern));
         }
         let mut flags = String::new();
         if spec.case.is_insensitive() {

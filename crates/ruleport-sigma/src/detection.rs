@@ -820,7 +820,7 @@ fn val_expr(
                     "ruleport stores regexes in RE2/Rust syntax, which most SIEMs also accept",
                 ));
             }
-            if let Err(e) = ruleport_model::matching::compile_regex(&spec) {
+            if let Err(e) = ruleport_model::matching::check_regex_limits(&spec) {
                 w.0.push(
                     Diagnostic::warning(
                         "W-SIGMA-REGEX-SIZE",
