@@ -481,8 +481,7 @@ fn vs_sigma_cli(args: &Args, sigma: &Corpus, ours: &convert::ConvertResult) -> b
         // rule by rule completes, and that time goes into the sum.
         match time(&|| sigma_cli::driver_once(&args.venv, target, pipeline, &sigma.dirs)) {
             Ok((t, true, last)) => {
-                let (bytes, summary) =
-                    last.map_or((0, None), |r| (r.output_bytes, r.summary));
+                let (bytes, summary) = last.map_or((0, None), |r| (r.output_bytes, r.summary));
                 println!(
                     "  pySigma driver  -t {target:<6} -p {pipeline:<15} {} — {bytes} bytes of output, {} (rule by rule, what --skip-unsupported should do; counted in the sum)",
                     convert::show_runs(&t),

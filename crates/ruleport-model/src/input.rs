@@ -11,8 +11,9 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// Read a text file with a clear message for binary, non-UTF-8 or oversized input.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     use std::io::Read;
-    let read_err =
-        |e: std::io::Error| Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path);
+    let read_err = |e: std::io::Error| {
+        Diagnostic::error("E-READ", format!("cannot read file: {e}")).in_file(path)
+    };
     // One open, then the size from the handle: a path lookup per call showed in the corpus profile.
     let file = std::fs::File::open(path).map_err(read_err)?;
     let len = file.metadata().map_err(read_err)?.len();

@@ -367,8 +367,22 @@ mod tests {
     }
 
     const REGEX_SAMPLES: [&str; 16] = [
-        "a", "", "^$", "a*", r"\b", "(?:x|)", r"\w+", r"^\s*$", "a?b?", "[a-z]{3}", r"\w{100}",
-        r"\w{1000}", r"(?:\w{50}){50}", r"[\p{L}\p{N}]{200}\d{300}", r"(?-u:\w){5000}", "(a|bc)*d",
+        "a",
+        "",
+        "^$",
+        "a*",
+        r"\b",
+        "(?:x|)",
+        r"\w+",
+        r"^\s*$",
+        "a?b?",
+        "[a-z]{3}",
+        r"\w{100}",
+        r"\w{1000}",
+        r"(?:\w{50}){50}",
+        r"[\p{L}\p{N}]{200}\d{300}",
+        r"(?-u:\w){5000}",
+        "(a|bc)*d",
     ];
 
     #[test]
@@ -378,7 +392,11 @@ mod tests {
             for case in [Case::Sensitive, Case::Insensitive] {
                 let spec = re(p, case);
                 let built = compile_regex(&spec);
-                assert_eq!(check_regex_limits(&spec).is_ok(), built.is_ok(), "{p} {case:?}");
+                assert_eq!(
+                    check_regex_limits(&spec).is_ok(),
+                    built.is_ok(),
+                    "{p} {case:?}"
+                );
                 refused += usize::from(built.is_err());
             }
         }
@@ -387,9 +405,15 @@ mod tests {
 
     #[test]
     fn empty_match_check_agrees_with_the_built_regex() {
-        for p in REGEX_SAMPLES.iter().filter(|p| compile_regex(&re(p, Case::Sensitive)).is_ok()) {
+        for p in REGEX_SAMPLES
+            .iter()
+            .filter(|p| compile_regex(&re(p, Case::Sensitive)).is_ok())
+        {
             for anchor in [crate::RegexAnchor::Search, crate::RegexAnchor::Full] {
-                let spec = RegexSpec { anchor, ..re(p, Case::Insensitive) };
+                let spec = RegexSpec {
+                    anchor,
+                    ..re(p, Case::Insensitive)
+                };
                 let built = compile_regex(&spec).expect("compiles").is_match("");
                 assert_eq!(regex_matches_empty(&spec), Ok(built), "{p} {anchor:?}");
             }
@@ -443,7 +467,11 @@ mod tests {
         ]));
         for p in pats {
             for case in [Case::Sensitive, Case::Insensitive] {
-                assert_eq!(p.matches_empty(), GlobMatcher::new(&p, case).is_match(""), "{p:?}");
+                assert_eq!(
+                    p.matches_empty(),
+                    GlobMatcher::new(&p, case).is_match(""),
+                    "{p:?}"
+                );
             }
         }
     }

@@ -6,8 +6,9 @@ use crate::strings::{escape_pieces, EscapeMode};
 use crate::yaml::{emit_map, Out};
 use ruleport_model::{
     Aggregation, Approximation, Case, CmpOp, Detection, EventFilter, EventSource, Expr,
-    FieldRefKind, LogSource, Metric, Op, Operand, PatternShape, Piece, Predicate, RegexAnchor, RegexSpec,
-    Rule, Sample, Scalar, Sequence, StrPattern, Subject, TargetId, Unsupported, WindowKind,
+    FieldRefKind, LogSource, Metric, Op, Operand, PatternShape, Piece, Predicate, RegexAnchor,
+    RegexSpec, Rule, Sample, Scalar, Sequence, StrPattern, Subject, TargetId, Unsupported,
+    WindowKind,
 };
 use std::collections::BTreeMap;
 
@@ -753,7 +754,10 @@ impl DetBuilder<'_> {
                 if let Err(e) = crate::detection::check_regex_syntax(&written) {
                     return Err(unsupported(
                         "regex-unsupported",
-                        format!("regex `{}` is not accepted once anchored: {e}", spec.pattern),
+                        format!(
+                            "regex `{}` is not accepted once anchored: {e}",
+                            spec.pattern
+                        ),
                     ));
                 }
                 Out::Str(written.pattern)

@@ -585,13 +585,20 @@ fn never_panics_on_hostile_input() {
 fn regex_over_the_size_limit_is_a_warning_and_small_ones_are_not() {
     let warned = |re: &str| {
         let out = import_str(
-            &doc(&format!("    sel:\n        F|re: '{re}'\n    condition: sel\n")),
+            &doc(&format!(
+                "    sel:\n        F|re: '{re}'\n    condition: sel\n"
+            )),
             None,
         );
         assert!(!out.has_errors(), "{:#?}", out.diagnostics);
-        out.diagnostics.iter().any(|d| d.code == "W-SIGMA-REGEX-SIZE")
+        out.diagnostics
+            .iter()
+            .any(|d| d.code == "W-SIGMA-REGEX-SIZE")
     };
-    assert!(warned(r"\w{1000}"), "Unicode word class repeated a thousand times");
+    assert!(
+        warned(r"\w{1000}"),
+        "Unicode word class repeated a thousand times"
+    );
     assert!(!warned(r"(?-u:\w){1000}"), "the ASCII class stays small");
     assert!(!warned(r"\w+\s+-enc\s+[a-z0-9+/=]{20,}"));
 }
