@@ -16,7 +16,7 @@ use crate::parser::{RED_ZONE, STACK_CHUNK};
 use ruleport_model::eval::{scalar_cmp, scalar_eq};
 use ruleport_model::event::{event_time, lookup, scalar_text};
 use ruleport_model::functions::call;
-use ruleport_model::matching::{compile_regex, fold, GlobMatcher};
+use ruleport_model::matching::{fold, regex_source, GlobMatcher, LazyRegex};
 use ruleport_model::{
     Case, CmpOp, CompiledQuery, Diagnostic, RegexAnchor, RegexSpec, RunError, Scalar, StrPattern,
 };
@@ -118,7 +118,7 @@ impl std::hash::Hash for KeyValue {
 /// A parsed query ready to run.
 pub struct CompiledEql {
     query: Query,
-    regexes: HashMap<(String, bool), regex::Regex>,
+    regexes: HashMap<(String, bool), LazyRegex>,
     globs: HashMap<(String, bool), GlobMatcher>,
 }
 
@@ -131,7 +131,7 @@ impl std::fmt::Debug for CompiledEql {
 }
 
 impl CompiledEql {
-    /// Prepare a parsed query (compiles its regexes and wildcard patterns).
+    /// Prepare a parsed query (checks its regexes, compiles its wildcard patterns).
     pub fn new(query: Query) -> Result<CompiledEql, Diagnostic> {
         let mut regexes = HashMap::new();
         let mut globs = HashMap::new();
@@ -144,8 +144,9 @@ impl CompiledEql {
                         if regexes.contains_key(&(p.clone(), ci)) {
                             continue;
                         }
+                        // Syntax now; the matcher is built when the query first runs.
                         let compiled = lucene::to_rust(p).and_then(|pattern| {
-                            compile_regex(&RegexSpec {
+                            LazyRegex::new(regex_source(&RegexSpec {
                                 pattern,
                                 case: if ci {
                                     Case::Insensitive
@@ -155,7 +156,7 @@ impl CompiledEql {
                                 multiline: false,
                                 dotall: true,
                                 anchor: RegexAnchor::Full,
-                            })
+                            }))
                         });
                         match compiled {
                             Ok(r) => {
@@ -197,7 +198,18 @@ impl CompiledEql {
         &self.query
     }
 
-    /// Run over events and return every result with placeholders and join keys.
+    /// Build every regex now; what exceeds the size limits is an error here (the query's
+    /// syntax was checked by [`CompiledEql::new`]).
+    pub fn build_regexes(&self) -> Result<(), RunError> {
+        for ((p, _), r) in &self.regexes {
+            r.get()
+                .map_err(|m| RunError(format!("regular expression `{p}` does not compile: {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// Run over events and return every result with placeholders and join keys. A regex that
+    /// [`CompiledEql::build_regexes`] refuses matches nothing; `run` reports it instead.
     pub fn run_matches(&self, events: &[Value]) -> Vec<Match> {
         let unmapped = self.unmapped_optionals(events);
         let ctx = Ctx {
@@ -299,6 +311,7 @@ impl CompiledEql {
 
 impl CompiledQuery for CompiledEql {
     fn run(&self, events: &[Value]) -> Result<Vec<Vec<usize>>, RunError> {
+        self.build_regexes()?;
         Ok(self
             .run_matches(events)
             .into_iter()
@@ -332,7 +345,7 @@ fn walk_inner(e: &Expr, f: &mut impl FnMut(&Expr)) {
 
 struct Ctx<'a> {
     unmapped: &'a HashSet<String>,
-    regexes: &'a HashMap<(String, bool), regex::Regex>,
+    regexes: &'a HashMap<(String, bool), LazyRegex>,
     globs: &'a HashMap<(String, bool), GlobMatcher>,
 }
 
@@ -560,7 +573,7 @@ impl Ctx<'_> {
         if op.is_regex() {
             self.regexes
                 .get(&(p.to_string(), ci))
-                .is_some_and(|r| r.is_match(text))
+                .is_some_and(|r| r.get().is_ok_and(|r| r.is_match(text)))
         } else {
             self.globs
                 .get(&(p.to_string(), ci))

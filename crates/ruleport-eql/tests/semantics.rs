@@ -480,3 +480,17 @@ fn optional_field_missing_everywhere_is_null() {
     assert_eq!(run("a where ?x == null", &events), vec![vec![1]]);
     assert_eq!(run("a where ?x == ?y", &events), vec![vec![1]]);
 }
+
+#[test]
+fn regex_over_the_size_limit_compiles_but_fails_when_run() {
+    use ruleport_model::target::CompiledQuery;
+    // Valid syntax, far over the 16 MiB NFA limit: a million copies of any character.
+    let q = compile(r#"any where f regex "(.{1000}){1000}""#).expect("the syntax is checked only");
+    let err = q
+        .run(&[json!({"f": "x"})])
+        .expect_err("the size limit is reported");
+    assert!(err.0.contains("does not compile"), "{}", err.0);
+    // A small one is built on the same path and matches.
+    let ok = compile(r#"any where f regex "c.+""#).expect("compiles");
+    assert_eq!(ok.run(&[json!({"f": "cmd"})]).expect("runs"), vec![vec![0]]);
+}
