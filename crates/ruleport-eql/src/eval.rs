@@ -23,6 +23,7 @@ use ruleport_model::{
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// An upper bound on results, so hostile inputs stay bounded.
 const MAX_RESULTS: usize = 10_000;
@@ -119,7 +120,8 @@ impl std::hash::Hash for KeyValue {
 pub struct CompiledEql {
     query: Query,
     regexes: HashMap<(String, bool), LazyRegex>,
-    globs: HashMap<(String, bool), GlobMatcher>,
+    /// Wildcard patterns, built on first use (every port is compiled once to check it).
+    globs: HashMap<(String, bool), OnceLock<GlobMatcher>>,
 }
 
 impl std::fmt::Debug for CompiledEql {
@@ -165,14 +167,7 @@ impl CompiledEql {
                             Err(m) => error = Some(m),
                         }
                     } else {
-                        let case = if ci {
-                            Case::Insensitive
-                        } else {
-                            Case::Sensitive
-                        };
-                        globs.entry((p.clone(), ci)).or_insert_with(|| {
-                            GlobMatcher::new(&StrPattern::from_glob_unescaped(p), case)
-                        });
+                        globs.entry((p.clone(), ci)).or_default();
                     }
                 }
             }
@@ -346,7 +341,7 @@ fn walk_inner(e: &Expr, f: &mut impl FnMut(&Expr)) {
 struct Ctx<'a> {
     unmapped: &'a HashSet<String>,
     regexes: &'a HashMap<(String, bool), LazyRegex>,
-    globs: &'a HashMap<(String, bool), GlobMatcher>,
+    globs: &'a HashMap<(String, bool), OnceLock<GlobMatcher>>,
 }
 
 /// The JSON value of a literal expression.
@@ -575,9 +570,17 @@ impl Ctx<'_> {
                 .get(&(p.to_string(), ci))
                 .is_some_and(|r| r.get().is_ok_and(|r| r.is_match(text)))
         } else {
-            self.globs
-                .get(&(p.to_string(), ci))
-                .is_some_and(|g| g.is_match(text))
+            self.globs.get(&(p.to_string(), ci)).is_some_and(|g| {
+                g.get_or_init(|| {
+                    let case = if ci {
+                        Case::Insensitive
+                    } else {
+                        Case::Sensitive
+                    };
+                    GlobMatcher::new(&StrPattern::from_glob_unescaped(p), case)
+                })
+                .is_match(text)
+            })
         }
     }
 

@@ -183,6 +183,13 @@ impl Parser {
 
     /// The `Keyword` look-ahead that stops an unquoted literal.
     fn keyword_ahead(&self, i: usize) -> bool {
+        // Called for every character of an unquoted value: most are neither space nor `n`.
+        if !self
+            .at(i)
+            .is_some_and(|c| is_space(c) || c.eq_ignore_ascii_case(&'n'))
+        {
+            return false;
+        }
         let sp = |k: usize| self.at(k).is_some_and(is_space);
         (sp(i) && self.word_at(i + 1, "or") && sp(i + 3))
             || (sp(i) && self.word_at(i + 1, "and") && sp(i + 4))
@@ -531,6 +538,17 @@ impl Parser {
     fn quoted_string(&mut self) -> Option<String> {
         if !self.eat('"', "\"\\\"\"") {
             return None;
+        }
+        // Most values have no escape: copy them straight up to the closing quote.
+        let body = self.pos;
+        if let Some(len) = self.chars[body..]
+            .iter()
+            .position(|&c| c == '"' || c == '\\')
+        {
+            if self.chars[body + len] == '"' {
+                self.pos = body + len + 1;
+                return Some(self.chars[body..body + len].iter().collect());
+            }
         }
         let mut units: Vec<u16> = Vec::new();
         loop {

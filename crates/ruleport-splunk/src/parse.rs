@@ -211,6 +211,20 @@ impl<'a> Parser<'a> {
     fn quoted(&mut self) -> PResult<(String, Vec<ValuePiece>)> {
         let start = self.pos;
         self.pos += 1;
+        // Most values have neither escape nor wildcard: take them whole up to the closing quote.
+        let body = self.rest();
+        if let Some(end) = body.find(['"', '\\', '*']) {
+            if body.as_bytes()[end] == b'"' {
+                let lit = &body[..end];
+                self.pos += end + 1;
+                let pieces = if lit.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![ValuePiece::Lit(lit.to_string())]
+                };
+                return Ok((lit.to_string(), pieces));
+            }
+        }
         let mut text = String::new();
         let mut pieces = Vec::new();
         let mut lit = String::new();
