@@ -509,10 +509,10 @@ impl Mapping {
                 let mut out = f.clone();
                 let assumed = match ls {
                     Some(l) => {
-                        let before = out.expr.clone();
                         strip_implied(&mut out, l, fk);
                         let mut notes = assumed::strip_assumed(&mut out, l, fk);
-                        notes.extend(assumed::unselected_notes(&before, &out.expr, l, tk));
+                        // `f.expr` is the filter before stripping.
+                        notes.extend(assumed::unselected_notes(&f.expr, &out.expr, l, tk));
                         notes
                     }
                     None => Vec::new(),

@@ -405,11 +405,14 @@ impl<'t> Parser<'t> {
     }
 
     fn bump(&mut self) -> Tok {
-        let t = self.peek().clone();
         if self.pos < self.toks.len() - 1 {
+            // The parser never moves back, so the token is taken rather than cloned.
+            let t = std::mem::replace(&mut self.toks[self.pos].tok, Tok::Eof);
             self.pos += 1;
+            t
+        } else {
+            self.peek().clone()
         }
-        t
     }
 
     fn error_here(&self, msg: impl Into<String>) -> Diagnostic {
