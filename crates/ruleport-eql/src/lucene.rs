@@ -427,7 +427,8 @@ fn print_rust(n: &Node, out: &mut String) {
             out.push(')');
         }
         Node::Repeat { inner, rep } => {
-            // Lucene `x*?` is `(x*)?`; Rust's lazy `x*?` matches the same strings.
+            // Lucene `x*?` is `(x*)?`; Rust's lazy `x*?` matches the same strings. Not so for
+            // `x+?`: Lucene's `(x+)?` also matches "", Rust's lazy `x+?` does not.
             if let (
                 Rep::Opt,
                 Node::Repeat {
@@ -436,7 +437,7 @@ fn print_rust(n: &Node, out: &mut String) {
                 },
             ) = (rep, inner.as_ref())
             {
-                if is_atom(base) {
+                if is_atom(base) && rep_min(*r2) == 0 {
                     print_rust(base, out);
                     print_rep(*r2, out);
                     out.push('?');
@@ -452,6 +453,15 @@ fn print_rust(n: &Node, out: &mut String) {
             }
             print_rep(*rep, out);
         }
+    }
+}
+
+/// The fewest repetitions `rep` accepts.
+fn rep_min(rep: Rep) -> u32 {
+    match rep {
+        Rep::Opt | Rep::Star => 0,
+        Rep::Plus => 1,
+        Rep::Exactly(n) | Rep::AtLeast(n) | Rep::Bounded(n, _) => n,
     }
 }
 
@@ -640,7 +650,8 @@ impl ToLucene {
 
     fn node(&mut self, a: &Ast, out: &mut String) -> Result<(), String> {
         match a {
-            Ast::Empty(_) => {}
+            // Lucene has no empty branch (`a|`); `()` is its empty string.
+            Ast::Empty(_) => out.push_str("()"),
             Ast::Flags(_) => return Err("inline flags inside the pattern are not supported".into()),
             Ast::Literal(l) => lucene_char(l.c, out),
             Ast::Dot(_) => out.push_str(if self.dotall { "." } else { "[^\n]" }),
@@ -678,7 +689,19 @@ impl ToLucene {
                         }
                     },
                 }
-                if !r.greedy {
+                // Laziness does not change which strings match, and Lucene has none: its `x+?`
+                // is `(x+)?`. A trailing `?` is written only where that reading is the same
+                // (a repetition that already accepts zero), keeping the round trip exact.
+                let min = match r.op.kind {
+                    ast::RepetitionKind::ZeroOrOne | ast::RepetitionKind::ZeroOrMore => 0,
+                    ast::RepetitionKind::OneOrMore => 1,
+                    ast::RepetitionKind::Range(
+                        ast::RepetitionRange::Exactly(n)
+                        | ast::RepetitionRange::AtLeast(n)
+                        | ast::RepetitionRange::Bounded(n, _),
+                    ) => n,
+                };
+                if !r.greedy && min == 0 {
                     out.push('?');
                 }
             }
@@ -930,5 +953,47 @@ mod tests {
         assert!(ci.case_insensitive);
         assert_eq!(ci.pattern, ".*abc.*");
         assert_eq!(l("a\"b"), ".*a\\\"b.*");
+    }
+
+    /// Lucene has no lazy quantifiers: `x+?` is `(x+)?`, which also matches "".
+    #[test]
+    fn lazy_looking_quantifiers_keep_lucene_meaning() {
+        let full = |lucene: &str| regex::Regex::new(&format!("^(?:{})$", rt(lucene))).expect("re");
+        assert!(full("a+?b").is_match("b"), "(a+)? accepts no a");
+        assert!(full("a{2,3}?b").is_match("b"));
+        assert!(full("a*?b").is_match("b") && full("a*?b").is_match("aab"));
+        // Rust's lazy `\s+?` needs one space; the Lucene text written for it must too.
+        let l = from_rust(r"x\s+?-f", true, false, false)
+            .expect("ok")
+            .pattern;
+        let back = full(&l);
+        assert!(back.is_match("x -f") && !back.is_match("x-f"), "{l}");
+        assert_eq!(
+            from_rust("a.*?b", false, true, false).expect("ok").pattern,
+            "a.*?b"
+        );
+    }
+
+    /// An empty alternative (`(?:\s|)`, SigmaHQ's Invoke-Obfuscation rules) has no Lucene form
+    /// but `()`; written as a bare `|)` the query did not parse back.
+    #[test]
+    fn empty_alternatives_become_the_empty_group() {
+        for (rust, lucene) in [
+            ("x(?:a|)y", ".*x(a|())y.*"),
+            ("(?:)", ".*(()).*"),
+            ("|a", ".*(()|a).*"),
+        ] {
+            let l = from_rust(rust, true, false, false).expect("ok").pattern;
+            assert_eq!(l, lucene);
+            let back = regex::Regex::new(&format!("^(?:{})$", rt(&l))).expect("parses back");
+            let search = regex::Regex::new(rust).expect("rust regex");
+            for text in ["", "xy", "--xay--", "xby", "a"] {
+                assert_eq!(
+                    back.is_match(text),
+                    search.is_match(text),
+                    "{rust} on {text:?}"
+                );
+            }
+        }
     }
 }
