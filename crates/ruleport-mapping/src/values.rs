@@ -100,7 +100,8 @@ fn note_value_format(
     to: Schema,
     approximations: &mut Vec<Approximation>,
 ) {
-    if fk == tk {
+    // Most rows have no value-format note: answer that before collecting the values.
+    if fk == tk || (!row.value_format.contains_key(fk) && !row.value_format.contains_key(tk)) {
         return;
     }
     let texts = value_texts(&p.op);

@@ -147,14 +147,12 @@ impl Expr {
 
     /// Every field name the expression reads (nested paths included, relative names prefixed).
     pub fn fields(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = std::collections::BTreeSet::new();
         self.collect_fields("", &mut out);
-        out.sort();
-        out.dedup();
-        out
+        out.into_iter().collect()
     }
 
-    fn collect_fields(&self, prefix: &str, out: &mut Vec<String>) {
+    fn collect_fields(&self, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
         match self {
             Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.collect_fields(prefix, out)),
             Expr::Not(e) => e.collect_fields(prefix, out),
@@ -165,7 +163,14 @@ impl Expr {
             }
             Expr::Pred(p) => {
                 for f in p.fields() {
-                    out.push(format!("{prefix}{f}"));
+                    // Long value lists repeat one field: no copy for a name already seen.
+                    if prefix.is_empty() {
+                        if !out.contains(f) {
+                            out.insert(f.to_string());
+                        }
+                    } else {
+                        out.insert(format!("{prefix}{f}"));
+                    }
                 }
             }
         }

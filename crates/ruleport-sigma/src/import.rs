@@ -136,7 +136,8 @@ fn read_file_docs(
     let (docs, ydiags) = parse_stream(text);
     diags.extend(ydiags.into_iter().map(|d| decorate(d, path, None)));
     let mut global: Option<Node> = None;
-    let mut prev_rule: Option<Node> = None;
+    // Where the previous rule went in `out` (read again only by `action: repeat`).
+    let mut prev_rule: Option<usize> = None;
     for (i, Document { root, .. }) in docs.into_iter().enumerate() {
         let index = i as u32;
         if root.is_null() {
@@ -159,10 +160,10 @@ fn read_file_docs(
                     });
                 }
                 Some("reset") => global = None,
-                Some("repeat") => match &prev_rule {
+                Some("repeat") => match prev_rule {
                     Some(prev) => {
-                        let rule = deep_merge(prev, &body);
-                        prev_rule = Some(rule.clone());
+                        let rule = deep_merge(&out[prev].root, &body);
+                        prev_rule = Some(out.len());
                         push(out, rule);
                     }
                     None => diags.push(decorate(
@@ -202,7 +203,7 @@ fn read_file_docs(
             Some(g) => deep_merge(g, &root),
             None => root,
         };
-        prev_rule = Some(rule.clone());
+        prev_rule = Some(out.len());
         push(out, rule);
     }
 }
