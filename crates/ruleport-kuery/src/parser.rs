@@ -29,8 +29,9 @@ struct Parser {
     chars: Vec<char>,
     /// Byte offset of each char, plus the text length at the end.
     offsets: Vec<usize>,
-    /// 1-based line and column of each char, plus the end.
-    positions: Vec<Pos>,
+    /// Index in `chars` of the first char of each line (a position per char cost more than the
+    /// parse itself on long queries).
+    line_starts: Vec<usize>,
     pos: usize,
     depth: usize,
     fail_pos: usize,
@@ -69,31 +70,32 @@ impl Parser {
     fn new(src: &str) -> Self {
         let mut chars = Vec::with_capacity(src.len());
         let mut offsets = Vec::with_capacity(src.len() + 1);
-        let mut positions = Vec::with_capacity(src.len() + 1);
-        let (mut line, mut column) = (1u32, 1u32);
+        let mut line_starts = vec![0];
         for (i, c) in src.char_indices() {
             chars.push(c);
             offsets.push(i);
-            positions.push(Pos::new(line, column));
             if c == '\n' {
-                line += 1;
-                column = 1;
-            } else {
-                column += 1;
+                line_starts.push(chars.len());
             }
         }
         offsets.push(src.len());
-        positions.push(Pos::new(line, column));
         Parser {
             chars,
             offsets,
-            positions,
+            line_starts,
             pos: 0,
             depth: 0,
             fail_pos: 0,
             expected: BTreeSet::new(),
             fatal: None,
         }
+    }
+
+    /// 1-based line and column (in chars) of char index `i`.
+    fn position(&self, i: usize) -> Pos {
+        let line = self.line_starts.partition_point(|&s| s <= i);
+        let col = i - self.line_starts[line - 1] + 1;
+        Pos::new(line as u32, col as u32)
     }
 
     fn peek(&self) -> Option<char> {
@@ -108,7 +110,7 @@ impl Parser {
         Span {
             start: self.offsets[start],
             end: self.offsets[self.pos],
-            pos: self.positions[start],
+            pos: self.position(start),
         }
     }
 
@@ -202,7 +204,7 @@ impl Parser {
         }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            let pos = self.positions[self.pos];
+            let pos = self.position(self.pos);
             self.fatal = Some(
                 Diagnostic::error(
                     E_DEPTH,
@@ -656,7 +658,7 @@ impl Parser {
 
     fn syntax_error(&self) -> Diagnostic {
         let at = self.fail_pos.min(self.chars.len());
-        let pos = self.positions[at];
+        let pos = self.position(at);
         let found = match self.chars.get(at) {
             None => "end of input".to_string(),
             Some(c) => format!("{:?}", c.to_string()),
