@@ -540,3 +540,101 @@ fn hostile_field_names_are_quoted_or_refused() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------- regexes
+
+/// A small regex over an alphabet the test strings share, in the IR's (Rust) syntax: groups,
+/// alternation with empty branches, classes, and greedy and lazy quantifiers — the constructs
+/// whose meaning differs between Rust, RE2, PCRE and Lucene.
+fn regex_text() -> impl Strategy<Value = String> {
+    let lit = prop::sample::select(vec!["a", "b", "x", "-", "\"", "/", "\\.", " "]);
+    let atom = prop_oneof![
+        6 => lit.prop_map(str::to_string),
+        1 => Just(".".to_string()),
+        1 => prop::sample::select(vec!["[ab]", "[^a]", "[a-c]", "[x-]"]).prop_map(str::to_string),
+    ];
+    let quant = prop::sample::select(vec![
+        "", "", "", "?", "*", "+", "{1,2}", "{2}", "??", "*?", "+?", "{1,2}?", "{0,1}?",
+    ]);
+    let piece = (atom, quant.clone()).prop_map(|(a, q)| format!("{a}{q}"));
+    let seq = prop::collection::vec(piece, 1..4).prop_map(|v| v.concat());
+    seq.prop_recursive(2, 8, 3, move |inner| {
+        let q = quant.clone();
+        prop_oneof![
+            (inner.clone(), q.clone()).prop_map(|(r, q)| format!("(?:{r}){q}")),
+            (inner.clone(), inner.clone(), q.clone()).prop_map(|(a, b, q)| format!("(?:{a}|{b}){q}")),
+            (inner.clone(), q).prop_map(|(a, q)| format!("(?:{a}|){q}")),
+            prop::collection::vec(inner, 2..3).prop_map(|v| v.concat()),
+        ]
+    })
+}
+
+fn regex_leaf() -> impl Strategy<Value = Expr> {
+    (
+        prop::sample::select(FIELDS.to_vec()),
+        regex_text(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(f, body, ci, full, dotall, start, end)| {
+            let mut pattern = body;
+            if start && !full {
+                pattern.insert(0, '^');
+            }
+            if end && !full {
+                pattern.push('$');
+            }
+            Expr::pred(
+                ruleport_model::Subject::field(f),
+                ruleport_model::Op::Regex(ruleport_model::RegexSpec {
+                    pattern,
+                    case: if ci { Case::Insensitive } else { Case::Sensitive },
+                    multiline: false,
+                    dotall,
+                    anchor: if full {
+                        ruleport_model::RegexAnchor::Full
+                    } else {
+                        ruleport_model::RegexAnchor::Search
+                    },
+                }),
+            )
+        })
+}
+
+fn regex_expr() -> impl Strategy<Value = Expr> {
+    regex_leaf().prop_recursive(2, 6, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..3).prop_map(Expr::and),
+            prop::collection::vec(inner.clone(), 2..3).prop_map(Expr::or),
+            inner.prop_map(Expr::not),
+        ]
+    })
+}
+
+/// Short strings over the regexes' alphabet (plus a capital and a newline), so that many match.
+fn regex_value() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec!['a', 'b', 'x', '-', '"', '/', '.', ' ', 'A', 'c', '\n']),
+        0..7,
+    )
+    .prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Regex predicates: every port that is not refused agrees with the rule model, unless it
+    /// declares an approximation (kuery has no regex, so it refuses them).
+    #[test]
+    fn regex_ports_agree_with_the_rule_model(
+        e in regex_expr(),
+        values in prop::collection::vec(regex_value(), 3..8),
+        picks in prop::collection::vec(any::<u8>(), 24),
+    ) {
+        let events = events_for(&e, &values, &picks);
+        check_all(&e, &events, true)?;
+    }
+}
