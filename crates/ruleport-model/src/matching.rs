@@ -281,16 +281,17 @@ pub fn regex_matches_empty(spec: &RegexSpec) -> Result<bool, String> {
     }
 }
 
-/// A generous upper bound on the memory of the NFA the regex crate builds for `hir`: every
-/// character-class range is charged as many UTF-8 states as it could need, every repetition as
-/// many copies as its bound (or one more than its minimum), every state 64 bytes.
+/// An upper bound on the memory of the NFA the regex crate builds for `hir`: every character-class
+/// range is charged 32 states (a range splits into at most 7 UTF-8 sequences of at most 4 bytes),
+/// every repetition as many copies as its bound (or one more than its minimum), every state 64
+/// bytes.
 fn nfa_bytes_bound(hir: &regex_syntax::hir::Hir) -> usize {
     use regex_syntax::hir::{Class, HirKind};
     fn states(h: &regex_syntax::hir::Hir) -> usize {
         match h.kind() {
             HirKind::Empty | HirKind::Look(_) => 1,
             HirKind::Literal(l) => l.0.len() + 1,
-            HirKind::Class(Class::Unicode(c)) => c.ranges().len().saturating_mul(16) + 1,
+            HirKind::Class(Class::Unicode(c)) => c.ranges().len().saturating_mul(32) + 1,
             HirKind::Class(Class::Bytes(c)) => c.ranges().len() + 1,
             HirKind::Repetition(r) => {
                 let copies = r.max.unwrap_or(r.min).saturating_add(1) as usize;
