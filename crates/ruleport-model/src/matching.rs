@@ -257,12 +257,20 @@ pub fn compile_regex(spec: &RegexSpec) -> Result<regex::Regex, String> {
 /// size says it might not fit (building is the expensive part, and almost every rule's regex is
 /// far below the limits).
 pub fn check_regex_limits(spec: &RegexSpec) -> Result<(), String> {
-    let source = regex_source(spec);
     let hir = regex_syntax::ParserBuilder::new()
         .build()
-        .parse(&source)
+        .parse(&regex_source(spec))
         .map_err(|e| e.to_string())?;
-    if nfa_bytes_bound(&hir) <= REGEX_SIZE_LIMIT.min(REGEX_DFA_LIMIT) / 4 {
+    check_parsed_regex_limits(spec, &hir)
+}
+
+/// [`check_regex_limits`] for a caller that already holds the syntax tree of
+/// [`regex_source`]`(spec)`.
+pub fn check_parsed_regex_limits(
+    spec: &RegexSpec,
+    hir: &regex_syntax::hir::Hir,
+) -> Result<(), String> {
+    if nfa_bytes_bound(hir) <= REGEX_SIZE_LIMIT.min(REGEX_DFA_LIMIT) / 4 {
         return Ok(());
     }
     compile_regex(spec).map(|_| ())

@@ -795,32 +795,36 @@ fn val_expr(
                 dotall,
                 anchor: RegexAnchor::Search,
             };
-            if let Err(e) = check_regex_syntax(&spec) {
-                let pcre = ruleport_model::pcre::pcre_only_constructs(&spec.pattern);
-                let (code, msg) = if pcre.is_empty() {
-                    (
-                        "E-SIGMA-REGEX",
-                        format!(
-                            "invalid regular expression `{}`: {}",
-                            spec.pattern,
-                            first_line(&e)
-                        ),
-                    )
-                } else {
-                    (
-                        "E-SIGMA-REGEX-PCRE",
-                        format!(
-                            "the regular expression `{}` uses PCRE-only features: {}",
-                            spec.pattern,
-                            pcre.join(", ")
-                        ),
-                    )
-                };
-                return Err(err(code, msg, pos).with_hint(
-                    "ruleport stores regexes in RE2/Rust syntax, which most SIEMs also accept",
-                ));
-            }
-            if let Err(e) = ruleport_model::matching::check_regex_limits(&spec) {
+            let hir = match check_regex_syntax(&spec) {
+                Ok(hir) => hir,
+                Err(e) => {
+                    let pcre = ruleport_model::pcre::pcre_only_constructs(&spec.pattern);
+                    let (code, msg) = if pcre.is_empty() {
+                        (
+                            "E-SIGMA-REGEX",
+                            format!(
+                                "invalid regular expression `{}`: {}",
+                                spec.pattern,
+                                first_line(&e)
+                            ),
+                        )
+                    } else {
+                        (
+                            "E-SIGMA-REGEX-PCRE",
+                            format!(
+                                "the regular expression `{}` uses PCRE-only features: {}",
+                                spec.pattern,
+                                pcre.join(", ")
+                            ),
+                        )
+                    };
+                    return Err(err(code, msg, pos).with_hint(
+                        "ruleport stores regexes in RE2/Rust syntax, which most SIEMs also accept",
+                    ));
+                }
+            };
+            // The syntax check parsed exactly `regex_source(&spec)` (flags, no anchoring).
+            if let Err(e) = ruleport_model::matching::check_parsed_regex_limits(&spec, &hir) {
                 w.0.push(
                     Diagnostic::warning(
                         "W-SIGMA-REGEX-SIZE",
@@ -854,7 +858,7 @@ fn val_expr(
 }
 
 /// Syntax check with the Rust regex parser (no compile-size limit: size is the evaluator's concern).
-pub(crate) fn check_regex_syntax(spec: &RegexSpec) -> Result<(), String> {
+pub(crate) fn check_regex_syntax(spec: &RegexSpec) -> Result<regex_syntax::hir::Hir, String> {
     let mut flags = String::new();
     if spec.case.is_insensitive() {
         flags.push('i');
@@ -874,7 +878,6 @@ pub(crate) fn check_regex_syntax(spec: &RegexSpec) -> Result<(), String> {
         .nest_limit(250)
         .build()
         .parse(&full)
-        .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
