@@ -169,6 +169,36 @@ impl FieldRow {
         self.names.get(key).map(String::as_str)
     }
 
+    /// The key whose value maps and value-format notes apply under `key`: a Sentinel set key
+    /// whose name this row takes from the generic `sentinel` side reads that side's maps too,
+    /// so that a value is never renamed without being translated (`Initiated: 'true'` on a
+    /// `sentinel`-only row must not become XDR `ActionType == "true"`).
+    fn values_key<'k>(&self, key: &'k str) -> &'k str {
+        if key.starts_with("sentinel_")
+            && self.name(key).is_none()
+            && self.name("sentinel_sets").is_none()
+            && self.name("sentinel").is_some()
+        {
+            "sentinel"
+        } else {
+            key
+        }
+    }
+
+    /// The value map under a schema key (see [`FieldRow::values_key`]).
+    pub fn values_for(&self, key: &str) -> Option<&BTreeMap<String, OneOrMany>> {
+        self.values
+            .get(key)
+            .or_else(|| self.values.get(self.values_key(key)))
+    }
+
+    /// The value-format note under a schema key (see [`FieldRow::values_key`]).
+    pub fn value_format_for(&self, key: &str) -> Option<&ValueFormat> {
+        self.value_format
+            .get(key)
+            .or_else(|| self.value_format.get(self.values_key(key)))
+    }
+
     /// Whether any name is a `*` pattern.
     pub fn is_pattern(&self) -> bool {
         self.names.values().any(|n| n.contains('*'))

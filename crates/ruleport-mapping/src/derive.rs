@@ -148,7 +148,7 @@ pub(crate) fn rewrite_presence(
         _ => return None,
     };
     let (text, case) = text;
-    let values = row.values.get(fk)?;
+    let values = row.values_for(fk)?;
     let state = values.iter().find(|(_, vs)| {
         vs.items().iter().any(|v| {
             if case.is_insensitive() {
@@ -179,7 +179,7 @@ pub(crate) fn derived_note(
     tk: &str,
     to: ruleport_model::Schema,
 ) -> Option<ruleport_model::Approximation> {
-    let vf = row.value_format.get(tk)?;
+    let vf = row.value_format_for(tk)?;
     Some(ruleport_model::Approximation::new(
         "value-format",
         format!(

@@ -265,6 +265,39 @@ fn a_field_the_set_table_lacks_reads_the_sysmon_table() {
 }
 
 #[test]
+fn a_sentinel_only_row_translates_values_for_every_set() {
+    // linux network rows name only the generic `sentinel` side; the XDR set reads those names,
+    // so it must read their value map too, not write `ActionType == "true"`.
+    let r = sigma_rule(
+        Some("linux"),
+        Some("network_connection"),
+        None,
+        ci("Initiated", StrPattern::literal("true")),
+    );
+    let action = |v: &str| ci("ActionType", StrPattern::literal(v));
+    for set in [SentinelSet::Xdr, SentinelSet::Event] {
+        let m = sentinel(set).map_rule(&r, Schema::Sentinel);
+        let Detection::Query(f) = &m.rule.detection else {
+            panic!("query")
+        };
+        assert_eq!(
+            f.expr,
+            Expr::or(vec![
+                action("ConnectionSuccess"),
+                action("ConnectionAttempt"),
+                action("ConnectionFailed"),
+                action("ConnectionRequest"),
+            ]),
+            "{set:?}"
+        );
+    }
+    let net = json!({"Channel": "Linux-Sysmon/Operational", "EventID": 3, "Initiated": "true",
+                     "DestinationPort": 4444});
+    let x = sentinel(SentinelSet::Xdr).view_event(&net, Schema::Sigma, None, Schema::Sentinel);
+    assert_eq!(x["ActionType"], json!("ConnectionSuccess"));
+}
+
+#[test]
 fn connection_direction_is_a_value_map() {
     let r = sigma_rule(
         Some("windows"),

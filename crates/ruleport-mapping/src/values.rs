@@ -26,7 +26,7 @@ pub(crate) fn map_values(
         to,
         approximations,
     );
-    let (src_map, dst_map) = (row.values.get(fk), row.values.get(tk));
+    let (src_map, dst_map) = (row.values_for(fk), row.values_for(tk));
     if src_map.is_none() && dst_map.is_none() {
         return Expr::Pred(p.clone());
     }
@@ -101,7 +101,7 @@ fn note_value_format(
     approximations: &mut Vec<Approximation>,
 ) {
     // Most rows have no value-format note: answer that before collecting the values.
-    if fk == tk || (!row.value_format.contains_key(fk) && !row.value_format.contains_key(tk)) {
+    if fk == tk || (row.value_format_for(fk).is_none() && row.value_format_for(tk).is_none()) {
         return;
     }
     let texts = value_texts(&p.op);
@@ -109,7 +109,7 @@ fn note_value_format(
         return;
     }
     for key in [fk, tk] {
-        let Some(vf) = row.value_format.get(key) else {
+        let Some(vf) = row.value_format_for(key) else {
             continue;
         };
         let affected = vf.markers.is_empty()

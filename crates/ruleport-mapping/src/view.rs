@@ -425,7 +425,7 @@ fn as_bool(v: Value) -> Value {
 }
 
 fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
-    let (src, dst) = (row.values.get(fk), row.values.get(tk));
+    let (src, dst) = (row.values_for(fk), row.values_for(tk));
     if src.is_none() && dst.is_none() {
         return value;
     }
