@@ -1501,13 +1501,29 @@ impl<'m> Emitter<'m> {
 
 /// Join fragments with `and`/`or`, parenthesising mixed groups and splitting long lists into a
 /// balanced tree.
-fn join(frags: Vec<Frag>, prec: Prec) -> Frag {
-    // `a and a` is `a`: different IR tests can emit the same Kusto text.
-    let mut seen = std::collections::HashSet::new();
-    let mut frags: Vec<Frag> = frags
+/// `a and a` is `a`: different IR tests can emit the same Kusto text. Short lists (most of
+/// them) compare in place; long value lists hash borrowed texts.
+fn dedup_frags(frags: Vec<Frag>) -> Vec<Frag> {
+    let keep: Vec<bool> = if frags.len() <= 8 {
+        (0..frags.len())
+            .map(|i| !frags[..i].iter().any(|g| g.text == frags[i].text))
+            .collect()
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(frags.len());
+        frags.iter().map(|f| seen.insert(f.text.as_str())).collect()
+    };
+    if keep.iter().all(|k| *k) {
+        return frags;
+    }
+    frags
         .into_iter()
-        .filter(|f| seen.insert(f.text.clone()))
-        .collect();
+        .zip(keep)
+        .filter_map(|(f, k)| k.then_some(f))
+        .collect()
+}
+
+fn join(frags: Vec<Frag>, prec: Prec) -> Frag {
+    let mut frags = dedup_frags(frags);
     let word = if prec == Prec::And { " and " } else { " or " };
     if frags.len() == 1 {
         return frags.remove(0);

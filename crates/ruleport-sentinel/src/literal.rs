@@ -121,7 +121,7 @@ pub fn is_plain_identifier(name: &str) -> bool {
     };
     (first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !RESERVED.contains(&name.to_ascii_lowercase().as_str())
+        && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
 /// A column reference: bare when possible, else `['name']`.
