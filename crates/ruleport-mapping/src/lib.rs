@@ -501,6 +501,7 @@ impl Mapping {
             kinds: BTreeMap::new(),
             unmapped: BTreeSet::new(),
             approximations: Vec::new(),
+            lookups: Vec::new(),
         };
         let detection = {
             let ctx_cell = std::cell::RefCell::new(&mut ctx);
@@ -663,17 +664,59 @@ struct MapCtx<'a> {
     kinds: BTreeMap<String, FieldKind>,
     unmapped: BTreeSet<String>,
     approximations: Vec<Approximation>,
+    /// Field lookups already made: a value list repeats one field per value.
+    lookups: Vec<CachedLookup<'a>>,
 }
+
+/// One field lookup of a [`MapCtx`]: log source (by address), derived rows allowed, name.
+struct CachedLookup<'a> {
+    ls: Option<&'a LogSourceMapping>,
+    derived: bool,
+    name: String,
+    hit: Option<fields::FieldHit<'a>>,
+}
+
+/// How many distinct lookups a [`MapCtx`] remembers (a linear search stays cheap below it).
+const LOOKUP_CACHE: usize = 32;
 
 /// Expressions deeper than this are kept as they are (callers bound depth before us).
 const MAX_DEPTH: usize = 512;
 
 impl<'a> MapCtx<'a> {
+    /// [`Mapping::lookup_derived`] in the current log source, remembered per name.
+    fn lookup(&mut self, name: &str, derived: bool) -> Option<fields::FieldHit<'a>> {
+        let ls = self.ls;
+        let same_ls = |c: &CachedLookup<'a>| match (c.ls, ls) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if let Some(c) = self
+            .lookups
+            .iter()
+            .find(|c| same_ls(c) && c.derived == derived && c.name == name)
+        {
+            return c.hit.clone();
+        }
+        let hit = self
+            .mapping
+            .lookup_derived(self.ls, name, self.fk, self.tk, derived);
+        if self.lookups.len() < LOOKUP_CACHE {
+            self.lookups.push(CachedLookup {
+                ls,
+                derived,
+                name: name.to_string(),
+                hit: hit.clone(),
+            });
+        }
+        hit
+    }
+
     fn hit(&mut self, name: &str) -> (String, Option<&'a FieldRow>) {
         if self.pipeline_fields.contains(name) {
             return (name.to_string(), None);
         }
-        match self.mapping.lookup_by_key(self.ls, name, self.fk, self.tk) {
+        match self.lookup(name, false) {
             Some(h) => {
                 if h.kind != FieldKind::Unknown {
                     self.kinds.insert(h.name.clone(), h.kind);
@@ -726,9 +769,7 @@ impl<'a> MapCtx<'a> {
         if self.pipeline_fields.contains(name) {
             return None;
         }
-        let h = self
-            .mapping
-            .lookup_derived(self.ls, name, self.fk, self.tk, true)?;
+        let h = self.lookup(name, true)?;
         let t = h.transform?;
         match derive::rewrite(p, &h.name, t, h.row, self.fk) {
             Some(e) => {
