@@ -86,6 +86,9 @@ enum ColType {
     Dyn,
 }
 
+/// How many resolved columns an [`Emitter`] remembers (a linear search stays cheap below it).
+const COL_CACHE: usize = 32;
+
 #[derive(Debug, Clone)]
 struct Col {
     /// The Kusto expression reading the value.
@@ -227,6 +230,8 @@ pub struct Emitter<'m> {
     options: EmitOptions,
     /// The tables of the source being written (columns are checked against them).
     tables: Vec<String>,
+    /// Columns already resolved against `tables` (a value list repeats one field per value).
+    cols: Vec<(String, Col)>,
 }
 
 impl<'m> Emitter<'m> {
@@ -243,6 +248,15 @@ impl<'m> Emitter<'m> {
             depth: 0,
             options,
             tables: rule.selection.tables.clone(),
+            cols: Vec::new(),
+        }
+    }
+
+    /// Switch to another source's tables; resolved columns no longer apply.
+    fn set_tables(&mut self, tables: &[String]) {
+        if self.tables != tables {
+            self.tables = tables.to_vec();
+            self.cols.clear();
         }
     }
 
@@ -387,7 +401,7 @@ impl<'m> Emitter<'m> {
         e: &Expr,
         two_valued: bool,
     ) -> Result<Option<Frag>, Unsupported> {
-        self.tables = sel.tables.clone();
+        self.set_tables(&sel.tables);
         let mut frags = Vec::new();
         if let Some(c) = &sel.condition {
             if *c != Expr::Const(true) {
@@ -556,6 +570,18 @@ impl<'m> Emitter<'m> {
     }
 
     fn col(&mut self, name: &str) -> Result<Col, Unsupported> {
+        if let Some((_, c)) = self.cols.iter().find(|(n, _)| n == name) {
+            return Ok(c.clone());
+        }
+        let c = self.resolve_col(name)?;
+        if self.cols.len() < COL_CACHE {
+            self.cols.push((name.to_string(), c.clone()));
+        }
+        Ok(c)
+    }
+
+    /// [`Emitter::col`] without the cache.
+    fn resolve_col(&mut self, name: &str) -> Result<Col, Unsupported> {
         let own = self.rule.field_kinds.get(name).copied();
         let whole = self.lookup(name);
         if let (Some((head, steps)), false) =
@@ -1305,7 +1331,7 @@ impl<'m> Emitter<'m> {
         // Group fields must be present (the IR drops events without them).
         let mut group_cols = Vec::new();
         if single {
-            self.tables = self.rule.selection_for(0).tables.clone();
+            self.set_tables(&self.rule.selection_for(0).tables);
             for g in &a.group_by {
                 group_cols.push((g.clone(), self.col(g)?));
             }
@@ -1474,7 +1500,7 @@ impl<'m> Emitter<'m> {
                     });
                 }
             }
-            self.tables = sel.tables.clone();
+            self.set_tables(&sel.tables);
             let mut extends = Vec::new();
             for g in group_by {
                 let field = src.aliases.get(g).cloned().unwrap_or_else(|| g.clone());
