@@ -522,7 +522,7 @@ impl Mapping {
                 c.approximations.extend(assumed);
                 let saved = c.ls;
                 c.ls = ls;
-                out.expr = c.map_expr(&out.expr, 0);
+                out.expr = c.map_expr(std::mem::replace(&mut out.expr, Expr::Const(true)), 0);
                 c.ls = saved;
                 out
             };
@@ -734,17 +734,27 @@ impl<'a> MapCtx<'a> {
         self.hit(name).0
     }
 
-    fn map_expr(&mut self, e: &Expr, depth: usize) -> Expr {
+    /// The expression in the target schema. It takes the filter's own copy, so predicates that
+    /// only change names are rewritten in place.
+    fn map_expr(&mut self, e: Expr, depth: usize) -> Expr {
         if depth > MAX_DEPTH {
-            return e.clone();
+            return e;
         }
         match e {
-            Expr::And(v) => Expr::and(v.iter().map(|x| self.map_expr(x, depth + 1)).collect()),
-            Expr::Or(v) => Expr::or(v.iter().map(|x| self.map_expr(x, depth + 1)).collect()),
-            Expr::Not(x) => Expr::not(self.map_expr(x, depth + 1)),
-            Expr::Const(b) => Expr::Const(*b),
+            Expr::And(v) => Expr::and(
+                v.into_iter()
+                    .map(|x| self.map_expr(x, depth + 1))
+                    .collect(),
+            ),
+            Expr::Or(v) => Expr::or(
+                v.into_iter()
+                    .map(|x| self.map_expr(x, depth + 1))
+                    .collect(),
+            ),
+            Expr::Not(x) => Expr::not(self.map_expr(*x, depth + 1)),
+            Expr::Const(b) => Expr::Const(b),
             Expr::Nested { path, inner } => {
-                let new_path = self.name(path);
+                let new_path = self.name(&path);
                 let prefix = format!("{path}.");
                 let new_prefix = format!("{new_path}.");
                 let mut inner_f = |n: &str| {
@@ -756,7 +766,7 @@ impl<'a> MapCtx<'a> {
                 };
                 Expr::Nested {
                     path: new_path,
-                    inner: Box::new(rename::rename_expr(inner, &mut inner_f)),
+                    inner: Box::new(rename::rename_expr(&inner, &mut inner_f)),
                 }
             }
             Expr::Pred(p) => self.map_pred(p),
@@ -791,51 +801,51 @@ impl<'a> MapCtx<'a> {
         }
     }
 
-    fn map_pred(&mut self, p: &Predicate) -> Expr {
+    fn map_pred(&mut self, p: Predicate) -> Expr {
         if let Subject::Field { name, .. } = &p.subject {
-            if let Some(e) = self.derived_pred(p, name) {
+            if let Some(e) = self.derived_pred(&p, name) {
                 return e;
             }
         }
-        let (subject, row) = match &p.subject {
+        let Predicate { subject, op } = p;
+        let (subject, row, source_field) = match subject {
             Subject::Field { name, optional } => {
-                let (n, row) = self.hit(name);
+                let (n, row) = self.hit(&name);
                 (
-                    Subject::Field {
-                        name: n,
-                        optional: *optional,
-                    },
+                    Subject::Field { name: n, optional },
                     row,
+                    Some(name),
                 )
             }
-            Subject::Keyword => (Subject::Keyword, None),
+            Subject::Keyword => (Subject::Keyword, None, None),
             Subject::Computed(o) => {
                 let mut f = |n: &str| self.name(n);
-                (Subject::Computed(rename::rename_operand(o, &mut f)), None)
+                (
+                    Subject::Computed(rename::rename_operand(&o, &mut f)),
+                    None,
+                    None,
+                )
             }
         };
-        let op = match &p.op {
+        let op = match op {
             Op::FieldRef { other, kind, case } => Op::FieldRef {
-                other: self.name(other),
-                kind: *kind,
-                case: *case,
+                other: self.name(&other),
+                kind,
+                case,
             },
-            other => other.clone(),
+            other => other,
         };
         let mapped = Predicate { subject, op };
         match row {
-            Some(row) => {
-                let field = p.subject.field_name().unwrap_or_default().to_string();
-                values::map_values(
-                    &mapped,
-                    row,
-                    self.fk,
-                    self.tk,
-                    &field,
-                    self.to,
-                    &mut self.approximations,
-                )
-            }
+            Some(row) => values::map_values(
+                mapped,
+                row,
+                self.fk,
+                self.tk,
+                source_field.as_deref().unwrap_or_default(),
+                self.to,
+                &mut self.approximations,
+            ),
             None => Expr::Pred(mapped),
         }
     }

@@ -7,7 +7,7 @@ use ruleport_model::{Approximation, Case, Expr, Op, Piece, Predicate, Scalar, Sc
 
 /// Apply a row's value map and value-format notes to a predicate already renamed to `to`.
 pub(crate) fn map_values(
-    p: &Predicate,
+    p: Predicate,
     row: &FieldRow,
     fk: &str,
     tk: &str,
@@ -17,7 +17,7 @@ pub(crate) fn map_values(
 ) -> Expr {
     let target_field = p.subject.field_name().unwrap_or(source_field).to_string();
     note_value_format(
-        p,
+        &p,
         row,
         fk,
         tk,
@@ -28,7 +28,7 @@ pub(crate) fn map_values(
     );
     let (src_map, dst_map) = (row.values_for(fk), row.values_for(tk));
     if src_map.is_none() && dst_map.is_none() {
-        return Expr::Pred(p.clone());
+        return Expr::Pred(p);
     }
     let value_map_approx = |why: String| {
         Approximation::new(
@@ -43,16 +43,16 @@ pub(crate) fn map_values(
                 approximations.push(value_map_approx(format!(
                     "values are written differently and the pattern `{pattern}` cannot be translated"
                 )));
-                return Expr::Pred(p.clone());
+                return Expr::Pred(p);
             }
         },
         Op::Eq(s) => (s.to_string(), Case::Insensitive),
-        Op::Exists => return Expr::Pred(p.clone()),
+        Op::Exists => return Expr::Pred(p),
         _ => {
             approximations.push(value_map_approx(
                 "values are written differently and this comparison cannot be translated".into(),
             ));
-            return Expr::Pred(p.clone());
+            return Expr::Pred(p);
         }
     };
     // Sigma's value is the canonical key of the map.
@@ -67,7 +67,7 @@ pub(crate) fn map_values(
         approximations.push(value_map_approx(format!(
             "value `{text}` has no known equivalent"
         )));
-        return Expr::Pred(p.clone());
+        return Expr::Pred(p);
     };
     let targets: Vec<String> = match dst_map {
         None => vec![canonical],
@@ -77,7 +77,7 @@ pub(crate) fn map_values(
                 approximations.push(value_map_approx(format!(
                     "value `{text}` has no known equivalent"
                 )));
-                return Expr::Pred(p.clone());
+                return Expr::Pred(p);
             }
         },
     };
