@@ -1494,3 +1494,70 @@ fn views_spell_identity_values_and_map_values_as_the_target_stores_them() {
     assert!(dirs.iter().any(|v| v.as_str() == Some("egress")), "{ecs}");
     assert!(!dirs.iter().any(|v| v.as_str() == Some("true")), "{ecs}");
 }
+
+/// Rows that rename a field whose values the source schema writes differently must say how the
+/// target writes them: a missing target map writes the canonical key (Sigma's value) into the
+/// target field. The allowed pairs are targets whose values are the canonical keys.
+#[test]
+fn every_renamed_value_map_has_a_target_side() {
+    // (target key, target name): the target writes the map's canonical keys.
+    const SAME_VALUES: &[(&str, &str)] = &[
+        // Splunk's Sysmon add-on keeps Sysmon's `Initiated` text.
+        ("splunk", "Initiated"),
+        // Okta's System Log (Splunk and the Sentinel connector) writes SUCCESS / FAILURE.
+        ("splunk", "outcome.result"),
+        ("sentinel", "outcome_result_s"),
+        ("sentinel_xdr", "outcome_result_s"),
+        ("sentinel_event", "outcome_result_s"),
+        ("sentinel_asim", "outcome_result_s"),
+    ];
+    // Sigma is left out: a map's keys are Sigma's values.
+    const TARGETS: &[&str] = &[
+        "ecs",
+        "splunk",
+        "sentinel",
+        "sentinel_xdr",
+        "sentinel_event",
+        "sentinel_asim",
+    ];
+    let mut rows: Vec<(String, &FieldRow)> = Vec::new();
+    let m = Mapping::builtin();
+    let files: Vec<MappingFile> = BUILTIN
+        .iter()
+        .map(|(name, text)| parse_mapping(text, Path::new(name)).expect("built-in file"))
+        .collect();
+    for f in &files {
+        for (set, rs) in &f.field_sets {
+            rows.extend(rs.iter().map(|r| (format!("field set {set}"), r)));
+        }
+        for l in &f.logsources {
+            rows.extend(l.fields.iter().map(|r| (format!("log source {}", l.id), r)));
+        }
+    }
+    rows.extend(m.common_fields().iter().map(|r| ("common".to_string(), r)));
+    let mut missing = Vec::new();
+    for (place, row) in rows {
+        for fk in ["sigma", "ecs"] {
+            if row.values_for(fk).is_none() {
+                continue;
+            }
+            for &tk in TARGETS.iter().filter(|t| **t != fk) {
+                let name = row.name(tk).or_else(|| {
+                    tk.starts_with("sentinel_")
+                        .then(|| row.name("sentinel_sets").or(row.name("sentinel")))
+                        .flatten()
+                });
+                let Some(name) = name else { continue };
+                let presence = row.transform.get(tk) == Some(&crate::data::Transform::Presence);
+                if presence
+                    || row.values_for(tk).is_some()
+                    || SAME_VALUES.contains(&(tk, name))
+                {
+                    continue;
+                }
+                missing.push(format!("{place}: {fk} values, {tk} `{name}` has none"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
