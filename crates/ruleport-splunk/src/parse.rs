@@ -453,7 +453,7 @@ impl<'a> Parser<'a> {
             let (t, _) = self.peek_stok()?;
             match t {
                 STok::End | STok::Pipe | STok::RParen => break,
-                t if Self::is_kw(&t, "AND") => {
+                t if Self::is_kw(t, "AND") => {
                     self.next_stok()?;
                     items.push(self.search_or(depth)?);
                 }
@@ -471,7 +471,7 @@ impl<'a> Parser<'a> {
         let mut items = vec![self.search_not(depth)?];
         loop {
             let (t, _) = self.peek_stok()?;
-            if Self::is_kw(&t, "OR") {
+            if Self::is_kw(t, "OR") {
                 self.next_stok()?;
                 items.push(self.search_not(depth)?);
             } else {
@@ -488,7 +488,7 @@ impl<'a> Parser<'a> {
     fn search_not(&mut self, depth: usize) -> PResult<SearchExpr> {
         self.depth_check(depth)?;
         let (t, _) = self.peek_stok()?;
-        if Self::is_kw(&t, "NOT") {
+        if Self::is_kw(t, "NOT") {
             self.next_stok()?;
             return Ok(SearchExpr::Not(Box::new(self.search_not(depth + 1)?)));
         }
@@ -536,7 +536,7 @@ impl<'a> Parser<'a> {
                 let value = self.search_value()?;
                 Ok(SearchExpr::Term(SearchTerm::Field { field, op, value }))
             }
-            ref n if Self::is_kw(n, "IN") => {
+            n if Self::is_kw(n, "IN") => {
                 self.next_stok()?;
                 let field = field_name_of(&tok);
                 let (lp, at2) = self.peek_stok()?;
@@ -1276,7 +1276,7 @@ impl<'a> Parser<'a> {
         let mut items = vec![self.tstats_and(depth)?];
         loop {
             let (t, _) = self.peek_stok()?;
-            if Self::is_kw(&t, "OR") {
+            if Self::is_kw(t, "OR") {
                 self.next_stok()?;
                 items.push(self.tstats_and(depth)?);
             } else {
@@ -1296,8 +1296,8 @@ impl<'a> Parser<'a> {
             let (t, _) = self.peek_stok()?;
             match t {
                 STok::End | STok::Pipe | STok::RParen => break,
-                ref t if Self::is_kw(t, "OR") || Self::is_by(t) => break,
-                ref t if Self::is_kw(t, "AND") => {
+                t if Self::is_kw(t, "OR") || Self::is_by(t) => break,
+                t if Self::is_kw(t, "AND") => {
                     self.next_stok()?;
                     items.push(self.tstats_not(depth)?);
                 }
@@ -1314,7 +1314,7 @@ impl<'a> Parser<'a> {
     fn tstats_not(&mut self, depth: usize) -> PResult<SearchExpr> {
         self.depth_check(depth)?;
         let (t, at) = self.peek_stok()?;
-        if Self::is_kw(&t, "NOT") {
+        if Self::is_kw(t, "NOT") {
             self.next_stok()?;
             return Ok(SearchExpr::Not(Box::new(self.tstats_not(depth + 1)?)));
         }
