@@ -120,8 +120,9 @@ impl std::hash::Hash for KeyValue {
 pub struct CompiledEql {
     query: Query,
     regexes: HashMap<(String, bool), LazyRegex>,
-    /// Wildcard patterns, built on first use (every port is compiled once to check it).
-    globs: HashMap<(String, bool), OnceLock<GlobMatcher>>,
+    /// Wildcard patterns, listed and built on first run (every port is compiled once to check
+    /// it, and most are never run).
+    globs: OnceLock<HashMap<(String, bool), OnceLock<GlobMatcher>>>,
 }
 
 impl std::fmt::Debug for CompiledEql {
@@ -133,10 +134,9 @@ impl std::fmt::Debug for CompiledEql {
 }
 
 impl CompiledEql {
-    /// Prepare a parsed query (checks its regexes, compiles its wildcard patterns).
+    /// Prepare a parsed query (checks its regexes; wildcard patterns wait for the first run).
     pub fn new(query: Query) -> Result<CompiledEql, Diagnostic> {
         let mut regexes = HashMap::new();
-        let mut globs = HashMap::new();
         let mut error = None;
         let mut visit = |e: &Expr| {
             if let Expr::Pattern { op, patterns, .. } = e {
@@ -166,8 +166,6 @@ impl CompiledEql {
                             }
                             Err(m) => error = Some(m),
                         }
-                    } else {
-                        globs.entry((p.clone(), ci)).or_default();
                     }
                 }
             }
@@ -184,7 +182,29 @@ impl CompiledEql {
         Ok(CompiledEql {
             query,
             regexes,
-            globs,
+            globs: OnceLock::new(),
+        })
+    }
+
+    /// The query's wildcard patterns, each matcher built when first used.
+    fn globs(&self) -> &HashMap<(String, bool), OnceLock<GlobMatcher>> {
+        self.globs.get_or_init(|| {
+            let mut globs = HashMap::new();
+            let mut visit = |e: &Expr| {
+                if let Expr::Pattern { op, patterns, .. } = e {
+                    if !op.is_regex() {
+                        for p in patterns {
+                            globs
+                                .entry((p.clone(), op.is_insensitive()))
+                                .or_default();
+                        }
+                    }
+                }
+            };
+            for eq in self.query.event_queries() {
+                walk(&eq.condition, &mut visit);
+            }
+            globs
         })
     }
 
@@ -210,7 +230,7 @@ impl CompiledEql {
         let ctx = Ctx {
             unmapped: &unmapped,
             regexes: &self.regexes,
-            globs: &self.globs,
+            globs: self.globs(),
         };
         let times: Vec<i64> = events
             .iter()
@@ -298,7 +318,7 @@ impl CompiledEql {
         let ctx = Ctx {
             unmapped: &unmapped,
             regexes: &self.regexes,
-            globs: &self.globs,
+            globs: self.globs(),
         };
         ctx.filter(q, doc)
     }

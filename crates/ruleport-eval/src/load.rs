@@ -54,15 +54,19 @@ pub fn file_kind(path: &Path, text: Option<&str>) -> Option<FileKind> {
     }
     if name.ends_with(".yml") || name.ends_with(".yaml") {
         if let Some(t) = text {
-            if t.lines().any(|l| l.starts_with("cases:"))
-                && !t.lines().any(|l| l.starts_with("detection:"))
-            {
+            if has_line_starting(t, "cases:") && !has_line_starting(t, "detection:") {
                 return Some(FileKind::Fixtures);
             }
         }
         return Some(FileKind::SigmaRule);
     }
     None
+}
+
+/// Whether a line of `t` starts with `key` (a substring search: splitting a whole rule into
+/// lines was 1 % of a corpus conversion).
+fn has_line_starting(t: &str, key: &str) -> bool {
+    t.starts_with(key) || t.contains(&format!("\n{key}"))
 }
 
 /// Expand files and directories (recursively, sorted, skipping hidden entries) into files.
@@ -165,4 +169,20 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
             }));
     }
     loaded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_are_told_from_rules_by_their_top_level_keys() {
+        let kind = |t: &str| file_kind(Path::new("x.yml"), Some(t));
+        assert_eq!(kind("cases:\n  - a\n"), Some(FileKind::Fixtures));
+        assert_eq!(kind("rule: r\r\ncases:\r\n"), Some(FileKind::Fixtures));
+        assert_eq!(kind("title: t\ndetection:\n  x: 1\ncases: []\n"), Some(FileKind::SigmaRule));
+        assert_eq!(kind("title: t\n  cases:\n"), Some(FileKind::SigmaRule));
+        assert_eq!(kind("title: test_cases: x\n"), Some(FileKind::SigmaRule));
+        assert_eq!(kind("cases: []\nx:\n detection:\n"), Some(FileKind::Fixtures));
+    }
 }

@@ -29,6 +29,7 @@ pub fn emit_expr(
         kind_of,
         approx: Vec::new(),
         prefix: String::new(),
+        last_case_note: None,
     };
     let text = match expr {
         // The empty query is Kibana's match_all.
@@ -56,6 +57,8 @@ struct Emitter<'a> {
     approx: Vec<Approximation>,
     /// Path prefix inside nested queries (for field kinds).
     prefix: String,
+    /// Prefix, field and case-insensitivity of the last [`Emitter::case_note`] call.
+    last_case_note: Option<(String, Option<String>, bool)>,
 }
 
 impl Emitter<'_> {
@@ -229,6 +232,15 @@ impl Emitter<'_> {
     }
 
     fn case_note(&mut self, field: Option<&str>, case: Case) {
+        // The values of a list come one after another with the same note; notes are
+        // deduplicated at the end, so a repeat of the last call adds nothing.
+        let ci = case.is_insensitive();
+        if self.last_case_note.as_ref().is_some_and(|(p, f, c)| {
+            *p == self.prefix && f.as_deref() == field && *c == ci
+        }) {
+            return;
+        }
+        self.last_case_note = Some((self.prefix.clone(), field.map(str::to_string), ci));
         let kind = field.map(|f| (self.kind_of)(&format!("{}{f}", self.prefix)));
         if kind == Some(FieldKind::Text) {
             self.approx.push(Approximation::new(
@@ -428,6 +440,15 @@ fn raw_space(c: char) -> bool {
 /// Escape literal text inside an unquoted value. `at_end`: the text ends the value, so whatever
 /// follows in the query (` or `, `)`) may be whitespace.
 fn escape_unquoted(s: &str, at_end: bool, out: &mut String) {
+    // Printable ASCII without spaces or special characters needs no escape, unless it ends
+    // the value with `not` (read as the keyword before whatever follows).
+    let b = s.as_bytes();
+    if b.iter().all(|c| c.is_ascii_graphic() && !is_special(*c as char))
+        && !(at_end && b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b"not"))
+    {
+        out.push_str(s);
+        return;
+    }
     let cs: Vec<char> = s.chars().collect();
     let n = cs.len();
     let space_at = |k: usize| if k >= n { at_end } else { raw_space(cs[k]) };

@@ -3,7 +3,6 @@
 
 use crate::ast::{Chunk, Literal, LiteralKind, Node, Query, RangeOp, Span, ValueList};
 use ruleport_model::{Diagnostic, Pos};
-use std::collections::BTreeSet;
 
 /// Maximum nesting of parentheses, braces and `not`s.
 pub const MAX_DEPTH: usize = 256;
@@ -25,22 +24,91 @@ pub fn parse(text: &str) -> Result<Query, Diagnostic> {
     }
 }
 
-struct Parser {
-    chars: Vec<char>,
-    /// Byte offset of each char, plus the text length at the end.
-    offsets: Vec<usize>,
-    /// Index in `chars` of the first char of each line (a position per char cost more than the
-    /// parse itself on long queries).
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    /// Byte offset of the first char of each line.
     line_starts: Vec<usize>,
+    /// Char index of every byte offset, for columns; empty when the text is ASCII (index = offset).
+    char_index: Vec<u32>,
+    /// Byte offset.
     pos: usize,
     depth: usize,
     fail_pos: usize,
-    expected: BTreeSet<&'static str>,
+    /// What was expected at `fail_pos`: a bit per [`Expect`] (a set lookup per failure was a
+    /// visible cost on long queries that parse fine).
+    expected: u32,
     fatal: Option<Diagnostic>,
 }
 
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{a0}')
+/// What the parser expected where it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Whitespace,
+    Not,
+    Or,
+    And,
+    OpenParen,
+    CloseParen,
+    Colon,
+    OpenBrace,
+    CloseBrace,
+    RangeOperator,
+    FieldName,
+    Literal,
+    Value,
+    Quote,
+    ClosingQuote,
+    EscapeSequence,
+    EndOfInput,
+}
+
+impl Expect {
+    const ALL: [Expect; 17] = [
+        Expect::Whitespace,
+        Expect::Not,
+        Expect::Or,
+        Expect::And,
+        Expect::OpenParen,
+        Expect::CloseParen,
+        Expect::Colon,
+        Expect::OpenBrace,
+        Expect::CloseBrace,
+        Expect::RangeOperator,
+        Expect::FieldName,
+        Expect::Literal,
+        Expect::Value,
+        Expect::Quote,
+        Expect::ClosingQuote,
+        Expect::EscapeSequence,
+        Expect::EndOfInput,
+    ];
+
+    fn text(self) -> &'static str {
+        match self {
+            Expect::Whitespace => "whitespace",
+            Expect::Not => "NOT",
+            Expect::Or => "OR",
+            Expect::And => "AND",
+            Expect::OpenParen => "\"(\"",
+            Expect::CloseParen => "\")\"",
+            Expect::Colon => "\":\"",
+            Expect::OpenBrace => "\"{\"",
+            Expect::CloseBrace => "\"}\"",
+            Expect::RangeOperator => "range operator",
+            Expect::FieldName => "field name",
+            Expect::Literal => "literal",
+            Expect::Value => "value",
+            Expect::Quote => "\"\\\"\"",
+            Expect::ClosingQuote => "closing quote",
+            Expect::EscapeSequence => "escape sequence",
+            Expect::EndOfInput => "end of input",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
 }
 
 /// `SpecialCharacter = [\\():<>"*{}]`
@@ -66,66 +134,161 @@ pub(crate) fn is_js_whitespace(c: char) -> bool {
     )
 }
 
-impl Parser {
-    fn new(src: &str) -> Self {
-        let mut chars = Vec::with_capacity(src.len());
-        let mut offsets = Vec::with_capacity(src.len() + 1);
-        let mut line_starts = vec![0];
-        for (i, c) in src.char_indices() {
-            chars.push(c);
-            offsets.push(i);
-            if c == '\n' {
-                line_starts.push(chars.len());
+/// Text as Kibana builds it from UTF-16 code units: `\uXXXX` escapes may give surrogate halves,
+/// paired when adjacent and replaced by U+FFFD when alone (as `String::from_utf16_lossy`).
+#[derive(Default)]
+struct Text {
+    s: String,
+    high: Option<u16>,
+}
+
+impl Text {
+    fn flush(&mut self) {
+        if self.high.take().is_some() {
+            self.s.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+
+    fn push_str(&mut self, t: &str) {
+        self.flush();
+        self.s.push_str(t);
+    }
+
+    fn push(&mut self, c: char) {
+        self.flush();
+        self.s.push(c);
+    }
+
+    fn push_unit(&mut self, u: u16) {
+        match u {
+            0xD800..=0xDBFF => {
+                self.flush();
+                self.high = Some(u);
+            }
+            0xDC00..=0xDFFF => match self.high.take() {
+                Some(h) => {
+                    let c = 0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
+                    self.s.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                }
+                None => self.s.push(char::REPLACEMENT_CHARACTER),
+            },
+            _ => {
+                self.flush();
+                self.s
+                    .push(char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER));
             }
         }
-        offsets.push(src.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.s.is_empty() && self.high.is_none()
+    }
+
+    fn take(&mut self) -> String {
+        self.flush();
+        std::mem::take(&mut self.s)
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        let bytes = src.as_bytes();
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        let mut char_index = Vec::new();
+        if !src.is_ascii() {
+            char_index.reserve(bytes.len() + 1);
+            let mut n = 0u32;
+            for &b in bytes {
+                // A lead byte gets its char's index; continuation bytes are never asked for.
+                char_index.push(n);
+                if b & 0xC0 != 0x80 {
+                    n += 1;
+                }
+            }
+            char_index.push(n);
+        }
         Parser {
-            chars,
-            offsets,
+            text: src,
+            bytes,
             line_starts,
+            char_index,
             pos: 0,
             depth: 0,
             fail_pos: 0,
-            expected: BTreeSet::new(),
+            expected: 0,
             fatal: None,
         }
     }
 
-    /// 1-based line and column (in chars) of char index `i`.
+    fn char_at_index(&self, i: usize) -> usize {
+        if self.char_index.is_empty() {
+            i
+        } else {
+            self.char_index[i] as usize
+        }
+    }
+
+    /// 1-based line and column (in chars) of byte offset `i`.
     fn position(&self, i: usize) -> Pos {
         let line = self.line_starts.partition_point(|&s| s <= i);
-        let col = i - self.line_starts[line - 1] + 1;
+        let col = self.char_at_index(i) - self.char_at_index(self.line_starts[line - 1]) + 1;
         Pos::new(line as u32, col as u32)
     }
 
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+    /// The char at byte offset `i` (a char boundary).
+    fn at(&self, i: usize) -> Option<char> {
+        let b = *self.bytes.get(i)?;
+        if b < 0x80 {
+            Some(b as char)
+        } else {
+            self.text.get(i..).and_then(|t| t.chars().next())
+        }
     }
 
-    fn at(&self, i: usize) -> Option<char> {
-        self.chars.get(i).copied()
+    fn peek(&self) -> Option<char> {
+        self.at(self.pos)
+    }
+
+    fn byte_at(&self, i: usize) -> Option<u8> {
+        self.bytes.get(i).copied()
+    }
+
+    /// Byte length of the whitespace char at `i`, 0 when there is none.
+    fn space_len(&self, i: usize) -> usize {
+        match self.byte_at(i) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => 1,
+            Some(0xC2) if self.byte_at(i + 1) == Some(0xA0) => 2,
+            _ => 0,
+        }
     }
 
     fn span(&self, start: usize) -> Span {
         Span {
-            start: self.offsets[start],
-            end: self.offsets[self.pos],
+            start,
+            end: self.pos,
             pos: self.position(start),
         }
     }
 
-    fn fail(&mut self, what: &'static str) {
+    fn fail(&mut self, what: Expect) {
         if self.pos > self.fail_pos {
             self.fail_pos = self.pos;
-            self.expected.clear();
+            self.expected = 0;
         }
         if self.pos == self.fail_pos {
-            self.expected.insert(what);
+            self.expected |= what.bit();
         }
     }
 
-    fn eat(&mut self, c: char, what: &'static str) -> bool {
-        if self.peek() == Some(c) {
+    fn eat(&mut self, c: u8, what: Expect) -> bool {
+        if self.byte_at(self.pos) == Some(c) {
             self.pos += 1;
             true
         } else {
@@ -135,23 +298,27 @@ impl Parser {
     }
 
     fn skip_space(&mut self) {
-        while self.peek().is_some_and(is_space) {
-            self.pos += 1;
+        loop {
+            let n = self.space_len(self.pos);
+            if n == 0 {
+                break;
+            }
+            self.pos += n;
         }
-        self.fail("whitespace");
+        self.fail(Expect::Whitespace);
     }
 
-    /// Case-insensitive ASCII word at char index `i`.
+    /// Case-insensitive ASCII word at byte offset `i`.
     fn word_at(&self, i: usize, w: &str) -> bool {
-        w.chars()
-            .enumerate()
-            .all(|(k, wc)| self.at(i + k).is_some_and(|c| c.eq_ignore_ascii_case(&wc)))
+        self.bytes
+            .get(i..i + w.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(w.as_bytes()))
     }
 
     /// `Space+ 'kw'i Space+` (the `Or` and `And` rules).
-    fn binary_keyword(&mut self, kw: &str, what: &'static str) -> bool {
+    fn binary_keyword(&mut self, kw: &str, what: Expect) -> bool {
         let save = self.pos;
-        if !self.peek().is_some_and(is_space) {
+        if self.space_len(self.pos) == 0 {
             self.fail(what);
             return false;
         }
@@ -162,8 +329,8 @@ impl Parser {
             return false;
         }
         self.pos += kw.len();
-        if !self.peek().is_some_and(is_space) {
-            self.fail("whitespace");
+        if self.space_len(self.pos) == 0 {
+            self.fail(Expect::Whitespace);
             self.pos = save;
             return false;
         }
@@ -173,29 +340,26 @@ impl Parser {
 
     /// `'not'i Space+`
     fn not_keyword(&mut self) -> bool {
-        if self.word_at(self.pos, "not") && self.at(self.pos + 3).is_some_and(is_space) {
+        if self.word_at(self.pos, "not") && self.space_len(self.pos + 3) > 0 {
             self.pos += 3;
             self.skip_space();
             true
         } else {
-            self.fail("NOT");
+            self.fail(Expect::Not);
             false
         }
     }
 
     /// The `Keyword` look-ahead that stops an unquoted literal.
     fn keyword_ahead(&self, i: usize) -> bool {
-        // Called for every character of an unquoted value: most are neither space nor `n`.
-        if !self
-            .at(i)
-            .is_some_and(|c| is_space(c) || c.eq_ignore_ascii_case(&'n'))
-        {
-            return false;
+        let sp = self.space_len(i);
+        if sp > 0 {
+            let j = i + sp;
+            (self.word_at(j, "or") && self.space_len(j + 2) > 0)
+                || (self.word_at(j, "and") && self.space_len(j + 3) > 0)
+        } else {
+            self.word_at(i, "not") && self.space_len(i + 3) > 0
         }
-        let sp = |k: usize| self.at(k).is_some_and(is_space);
-        (sp(i) && self.word_at(i + 1, "or") && sp(i + 3))
-            || (sp(i) && self.word_at(i + 1, "and") && sp(i + 4))
-            || (self.word_at(i, "not") && sp(i + 3))
     }
 
     fn enter(&mut self) -> bool {
@@ -236,8 +400,8 @@ impl Parser {
             return None;
         }
         self.skip_space();
-        if self.pos < self.chars.len() {
-            self.fail("end of input");
+        if self.pos < self.bytes.len() {
+            self.fail(Expect::EndOfInput);
             return None;
         }
         Some(Query { root })
@@ -248,7 +412,7 @@ impl Parser {
         let mut items = vec![head];
         loop {
             let save = self.pos;
-            if self.binary_keyword("or", "OR") {
+            if self.binary_keyword("or", Expect::Or) {
                 if let Some(n) = self.and_query() {
                     items.push(n);
                     continue;
@@ -269,7 +433,7 @@ impl Parser {
         let mut items = vec![head];
         loop {
             let save = self.pos;
-            if self.binary_keyword("and", "AND") {
+            if self.binary_keyword("and", Expect::And) {
                 if let Some(n) = self.not_query() {
                     items.push(n);
                     continue;
@@ -306,7 +470,7 @@ impl Parser {
 
     fn sub_query(&mut self) -> Option<Node> {
         let save = self.pos;
-        if self.eat('(', "\"(\"") {
+        if self.eat(b'(', Expect::OpenParen) {
             if !self.enter() {
                 return None;
             }
@@ -315,7 +479,7 @@ impl Parser {
             self.leave();
             if let Some(q) = q {
                 self.skip_space();
-                if self.eat(')', "\")\"") {
+                if self.eat(b')', Expect::CloseParen) {
                     return Some(q);
                 }
             }
@@ -329,11 +493,17 @@ impl Parser {
 
     fn nested_query(&mut self) -> Option<Node> {
         let save = self.pos;
-        if let Some(field) = self.literal("field name") {
+        // `NestedQuery`, `FieldRangeExpression` and `FieldValueExpression` all start with the
+        // same field literal: it is read once. A failed rule only records what it expected at
+        // a position, and the error depends on the set of those records alone, so reading it
+        // again would record nothing new.
+        let mut field = self.literal(Expect::FieldName);
+        let field_end = self.pos;
+        if field.is_some() {
             self.skip_space();
-            if self.eat(':', "\":\"") {
+            if self.eat(b':', Expect::Colon) {
                 self.skip_space();
-                if self.eat('{', "\"{\"") {
+                if self.eat(b'{', Expect::OpenBrace) {
                     if !self.enter() {
                         return None;
                     }
@@ -342,9 +512,9 @@ impl Parser {
                     self.leave();
                     if let Some(q) = q {
                         self.skip_space();
-                        if self.eat('}', "\"}\"") {
+                        if self.eat(b'}', Expect::CloseBrace) {
                             return Some(Node::Nested {
-                                field,
+                                field: field.take()?,
                                 query: Box::new(q),
                                 span: self.span(save),
                             });
@@ -357,16 +527,17 @@ impl Parser {
             }
         }
         self.pos = save;
-        self.expression()
+        self.expression(&mut field, field_end)
     }
 
-    fn expression(&mut self) -> Option<Node> {
+    /// `field` is the field literal read at the current position, ending at `field_end`.
+    fn expression(&mut self, field: &mut Option<Literal>, field_end: usize) -> Option<Node> {
         let save = self.pos;
-        if let Some(n) = self.field_range() {
+        if let Some(n) = self.field_range(field, field_end) {
             return Some(n);
         }
         self.pos = save;
-        if let Some(n) = self.field_value() {
+        if let Some(n) = self.field_value(field, field_end) {
             return Some(n);
         }
         if self.fatal.is_some() {
@@ -382,13 +553,13 @@ impl Parser {
     }
 
     fn range_op(&mut self) -> Option<RangeOp> {
-        let op = match (self.peek(), self.at(self.pos + 1)) {
-            (Some('<'), Some('=')) => (RangeOp::Le, 2),
-            (Some('>'), Some('=')) => (RangeOp::Ge, 2),
-            (Some('<'), _) => (RangeOp::Lt, 1),
-            (Some('>'), _) => (RangeOp::Gt, 1),
+        let op = match (self.byte_at(self.pos), self.byte_at(self.pos + 1)) {
+            (Some(b'<'), Some(b'=')) => (RangeOp::Le, 2),
+            (Some(b'>'), Some(b'=')) => (RangeOp::Ge, 2),
+            (Some(b'<'), _) => (RangeOp::Lt, 1),
+            (Some(b'>'), _) => (RangeOp::Gt, 1),
             _ => {
-                self.fail("range operator");
+                self.fail(Expect::RangeOperator);
                 return None;
             }
         };
@@ -396,32 +567,34 @@ impl Parser {
         Some(op.0)
     }
 
-    fn field_range(&mut self) -> Option<Node> {
+    fn field_range(&mut self, field: &mut Option<Literal>, field_end: usize) -> Option<Node> {
         let save = self.pos;
-        let field = self.literal("field name")?;
+        field.as_ref()?;
+        self.pos = field_end;
         self.skip_space();
         let op = self.range_op()?;
         self.skip_space();
-        let value = self.literal("literal")?;
+        let value = self.literal(Expect::Literal)?;
         Some(Node::Range {
-            field,
+            field: field.take()?,
             op,
             value,
             span: self.span(save),
         })
     }
 
-    fn field_value(&mut self) -> Option<Node> {
+    fn field_value(&mut self, field: &mut Option<Literal>, field_end: usize) -> Option<Node> {
         let save = self.pos;
-        let field = self.literal("field name")?;
+        field.as_ref()?;
+        self.pos = field_end;
         self.skip_space();
-        if !self.eat(':', "\":\"") {
+        if !self.eat(b':', Expect::Colon) {
             return None;
         }
         self.skip_space();
         let values = self.list_of_values()?;
         Some(Node::Is {
-            field: Some(field),
+            field: Some(field.take()?),
             values,
             span: self.span(save),
         })
@@ -429,7 +602,7 @@ impl Parser {
 
     fn list_of_values(&mut self) -> Option<ValueList> {
         let save = self.pos;
-        if self.eat('(', "\"(\"") {
+        if self.eat(b'(', Expect::OpenParen) {
             if !self.enter() {
                 return None;
             }
@@ -438,7 +611,7 @@ impl Parser {
             self.leave();
             if let Some(l) = l {
                 self.skip_space();
-                if self.eat(')', "\")\"") {
+                if self.eat(b')', Expect::CloseParen) {
                     return Some(l);
                 }
             }
@@ -455,7 +628,7 @@ impl Parser {
         let mut items = vec![head];
         loop {
             let save = self.pos;
-            if self.binary_keyword("or", "OR") {
+            if self.binary_keyword("or", Expect::Or) {
                 if let Some(n) = self.and_list() {
                     items.push(n);
                     continue;
@@ -476,7 +649,7 @@ impl Parser {
         let mut items = vec![head];
         loop {
             let save = self.pos;
-            if self.binary_keyword("and", "AND") {
+            if self.binary_keyword("and", Expect::And) {
                 if let Some(n) = self.not_list() {
                     items.push(n);
                     continue;
@@ -512,16 +685,16 @@ impl Parser {
     }
 
     fn value(&mut self) -> Option<Literal> {
-        self.literal("value")
+        self.literal(Expect::Value)
     }
 
     /// `Literal = QuotedString / UnquotedLiteral`
-    fn literal(&mut self, what: &'static str) -> Option<Literal> {
+    fn literal(&mut self, what: Expect) -> Option<Literal> {
         if self.fatal.is_some() {
             return None;
         }
         let start = self.pos;
-        if self.peek() == Some('"') {
+        if self.byte_at(start) == Some(b'"') {
             if let Some(s) = self.quoted_string() {
                 return Some(Literal {
                     kind: LiteralKind::Quoted(s),
@@ -538,50 +711,48 @@ impl Parser {
     }
 
     fn quoted_string(&mut self) -> Option<String> {
-        if !self.eat('"', "\"\\\"\"") {
+        if !self.eat(b'"', Expect::Quote) {
             return None;
         }
         // Most values have no escape: copy them straight up to the closing quote.
         let body = self.pos;
-        if let Some(len) = self.chars[body..]
-            .iter()
-            .position(|&c| c == '"' || c == '\\')
-        {
-            if self.chars[body + len] == '"' {
+        let rest = self.bytes.get(body..).unwrap_or_default();
+        if let Some(len) = rest.iter().position(|&c| c == b'"' || c == b'\\') {
+            if rest[len] == b'"' {
                 self.pos = body + len + 1;
-                return Some(self.chars[body..body + len].iter().collect());
+                return self.text.get(body..body + len).map(str::to_string);
             }
         }
-        let mut units: Vec<u16> = Vec::new();
+        let mut text = Text::default();
         loop {
             match self.peek() {
                 None => {
-                    self.fail("closing quote");
+                    self.fail(Expect::ClosingQuote);
                     return None;
                 }
                 Some('"') => {
                     self.pos += 1;
-                    return Some(String::from_utf16_lossy(&units));
+                    return Some(text.take());
                 }
                 Some('\\') => {
-                    let next = self.at(self.pos + 1);
+                    let next = self.byte_at(self.pos + 1);
                     if let Some(c) = escaped_whitespace(next) {
-                        push_char(&mut units, c);
+                        text.push(c);
                         self.pos += 2;
                     } else if let Some(u) = self.unicode_escape() {
-                        units.push(u);
-                    } else if matches!(next, Some('\\') | Some('"')) {
-                        push_char(&mut units, next.unwrap_or('\\'));
+                        text.push_unit(u);
+                    } else if let Some(c @ (b'\\' | b'"')) = next {
+                        text.push(c as char);
                         self.pos += 2;
                     } else {
                         // Any other backslash is kept literally.
-                        push_char(&mut units, '\\');
+                        text.push('\\');
                         self.pos += 1;
                     }
                 }
                 Some(c) => {
-                    push_char(&mut units, c);
-                    self.pos += 1;
+                    text.push(c);
+                    self.pos += c.len_utf8();
                 }
             }
         }
@@ -589,12 +760,12 @@ impl Parser {
 
     /// `\uXXXX` at the current position: consumes it and returns the UTF-16 code unit.
     fn unicode_escape(&mut self) -> Option<u16> {
-        if self.peek() != Some('\\') || self.at(self.pos + 1) != Some('u') {
+        if self.byte_at(self.pos) != Some(b'\\') || self.byte_at(self.pos + 1) != Some(b'u') {
             return None;
         }
         let mut v: u32 = 0;
         for k in 0..4 {
-            let d = self.at(self.pos + 2 + k)?.to_digit(16)?;
+            let d = (self.byte_at(self.pos + 2 + k)? as char).to_digit(16)?;
             v = v * 16 + d;
         }
         self.pos += 6;
@@ -602,47 +773,58 @@ impl Parser {
     }
 
     /// `UnquotedCharacter+`, then Kibana's `trim()`.
-    fn unquoted_literal(&mut self, what: &'static str) -> Option<Vec<Chunk>> {
+    fn unquoted_literal(&mut self, what: Expect) -> Option<Vec<Chunk>> {
         let mut chunks: Vec<Chunk> = Vec::new();
-        let mut units: Vec<u16> = Vec::new();
+        let mut text = Text::default();
         let mut any = false;
-        while let Some(c) = self.peek() {
-            if c == '\\' {
-                let next = self.at(self.pos + 1);
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b == b'\\' {
+                let next = self.byte_at(self.pos + 1);
                 if let Some(w) = escaped_whitespace(next) {
-                    push_char(&mut units, w);
+                    text.push(w);
                     self.pos += 2;
-                } else if let Some(s) = next.filter(|n| is_special(*n)) {
-                    push_char(&mut units, s);
+                } else if let Some(s) = next.filter(|n| is_special(*n as char)) {
+                    text.push(s as char);
                     self.pos += 2;
                 } else if let Some(u) = self.unicode_escape() {
-                    units.push(u);
+                    text.push_unit(u);
                 } else if let Some(kw) = ["or", "and", "not"]
                     .into_iter()
                     .find(|kw| self.word_at(self.pos + 1, kw))
                 {
                     // The keyword is returned as typed (`\NOT` gives `NOT`).
-                    for k in 0..kw.len() {
-                        push_char(&mut units, self.chars[self.pos + 1 + k]);
-                    }
+                    let typed = self.text.get(self.pos + 1..self.pos + 1 + kw.len());
+                    text.push_str(typed.unwrap_or(kw));
                     self.pos += 1 + kw.len();
                 } else {
-                    self.fail("escape sequence");
+                    self.fail(Expect::EscapeSequence);
                     break;
                 }
-            } else if c == '*' {
-                if !units.is_empty() {
-                    chunks.push(Chunk::Text(String::from_utf16_lossy(&units)));
-                    units.clear();
+            } else if b == b'*' {
+                if !text.is_empty() {
+                    chunks.push(Chunk::Text(text.take()));
                 }
                 chunks.push(Chunk::Wildcard);
                 self.pos += 1;
-            } else if is_special(c) || self.keyword_ahead(self.pos) {
+            } else if is_special(b as char) || self.keyword_ahead(self.pos) {
                 self.fail(what);
                 break;
             } else {
-                push_char(&mut units, c);
-                self.pos += 1;
+                // A run of characters that can neither end the literal nor start an escape.
+                let start = self.pos;
+                let mut end = start + 1;
+                while let Some(&c) = self.bytes.get(end) {
+                    if c == b'\\' || c == b'*' || is_special(c as char) || c == 0xC2 {
+                        break;
+                    }
+                    if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'n' | b'N') {
+                        break;
+                    }
+                    end += 1;
+                }
+                // Stop inside a char only at a boundary (0xC2 is a lead byte, so `end` is one).
+                text.push_str(self.text.get(start..end).unwrap_or_default());
+                self.pos = end;
             }
             any = true;
         }
@@ -650,21 +832,28 @@ impl Parser {
             self.fail(what);
             return None;
         }
-        if !units.is_empty() {
-            chunks.push(Chunk::Text(String::from_utf16_lossy(&units)));
+        if !text.is_empty() {
+            chunks.push(Chunk::Text(text.take()));
         }
         Some(trim_chunks(chunks))
     }
 
     fn syntax_error(&self) -> Diagnostic {
-        let at = self.fail_pos.min(self.chars.len());
+        let at = self.fail_pos.min(self.bytes.len());
         let pos = self.position(at);
-        let found = match self.chars.get(at) {
+        let found = match self.at(at) {
             None => "end of input".to_string(),
             Some(c) => format!("{:?}", c.to_string()),
         };
-        let mut expected: Vec<&str> = self.expected.iter().copied().collect();
-        expected.retain(|e| *e != "whitespace" || self.expected.len() == 1);
+        // Sorted by text, as the set of texts this once was.
+        let mut expected: Vec<&str> = Expect::ALL
+            .iter()
+            .filter(|e| self.expected & e.bit() != 0)
+            .map(|e| e.text())
+            .collect();
+        expected.sort_unstable();
+        let count = expected.len();
+        expected.retain(|e| *e != "whitespace" || count == 1);
         let list = match expected.len() {
             0 => "a query".to_string(),
             1 => expected[0].to_string(),
@@ -679,9 +868,12 @@ impl Parser {
     }
 
     fn hint(&self, at: usize) -> Option<String> {
-        let c = self.chars.get(at).copied();
-        let before: String = self.chars[..at]
-            .iter()
+        let c = self.at(at);
+        let before: String = self
+            .text
+            .get(..at)
+            .unwrap_or_default()
+            .chars()
             .rev()
             .take(4)
             .collect::<String>()
@@ -697,7 +889,7 @@ impl Parser {
             Some(c) if is_special(c) && c != '(' => Some(format!(
                 "`{c}` is special in kuery: escape it as `\\{c}` or quote the value"
             )),
-            None if self.expected.contains("closing quote") => Some("a quoted string is not closed".into()),
+            None if self.expected & Expect::ClosingQuote.bit() != 0 => Some("a quoted string is not closed".into()),
             _ if before.to_ascii_lowercase().ends_with("not") => {
                 Some("`not` must be followed by whitespace and a query".into())
             }
@@ -706,18 +898,13 @@ impl Parser {
     }
 }
 
-fn escaped_whitespace(c: Option<char>) -> Option<char> {
+fn escaped_whitespace(c: Option<u8>) -> Option<char> {
     match c {
-        Some('t') => Some('\t'),
-        Some('r') => Some('\r'),
-        Some('n') => Some('\n'),
+        Some(b't') => Some('\t'),
+        Some(b'r') => Some('\r'),
+        Some(b'n') => Some('\n'),
         _ => None,
     }
-}
-
-fn push_char(units: &mut Vec<u16>, c: char) {
-    let mut buf = [0u16; 2];
-    units.extend_from_slice(c.encode_utf16(&mut buf));
 }
 
 /// Kibana joins the characters and calls `trim()` on the sequence; wildcards are not whitespace.

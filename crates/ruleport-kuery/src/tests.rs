@@ -226,6 +226,9 @@ fn escapes() {
     assert_eq!(model(r"f:a\tb"), lit("f", "a\tb"));
     // A surrogate pair written as two escapes is one character.
     assert_eq!(model(r"f:\ud83d\ude00"), lit("f", "😀"));
+    // A lone half is replaced, as JavaScript strings print it.
+    assert_eq!(model(r"f:\ud83dx"), lit("f", "\u{fffd}x"));
+    assert_eq!(model(r#"f:"\ude00\ud83d""#), lit("f", "\u{fffd}\u{fffd}"));
     // Any other backslash is an error in unquoted values.
     let d = parse(r"f:C:\Windows").expect_err("`:` must be escaped");
     assert_eq!((d.pos.map(|p| p.column)), Some(4));
@@ -1150,4 +1153,12 @@ mod differential {
             prop_assert_eq!(hits(&t, &docs), reference, "{} → {}", q, t);
         }
     }
+}
+
+#[test]
+fn error_columns_count_chars_not_bytes() {
+    let d = parse("é\u{a0}or\u{a0}ü:(a").expect_err("unclosed");
+    assert_eq!(d.pos, Some(ruleport_model::Pos::new(1, 10)), "{d}");
+    let d = parse("a:b\nü:é)").expect_err("stray paren");
+    assert_eq!(d.pos, Some(ruleport_model::Pos::new(2, 2)), "{d}");
 }

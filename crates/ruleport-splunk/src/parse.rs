@@ -12,7 +12,11 @@ pub const MAX_DEPTH: usize = 256;
 /// Parse SPL text into a pipeline.
 #[allow(clippy::result_large_err)]
 pub fn parse(text: &str) -> Result<Pipeline, Diagnostic> {
-    let mut p = Parser { text, pos: 0 };
+    let mut p = Parser {
+        text,
+        pos: 0,
+        peeked: None,
+    };
     p.pipeline().map_err(|d| *d)
 }
 
@@ -37,6 +41,16 @@ pub fn parse_span(s: &str) -> Option<u64> {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// The last search token peeked: the grammar peeks each token several times.
+    peeked: Option<Peeked>,
+}
+
+/// A search token read at `start` (before whitespace), found at `at`, ending at `end`.
+struct Peeked {
+    start: usize,
+    at: usize,
+    end: usize,
+    tok: STok,
 }
 
 /// A search-language token.
@@ -306,6 +320,15 @@ impl<'a> Parser<'a> {
     }
 
     fn next_stok(&mut self) -> PResult<STok> {
+        // Reading is a function of the position alone, so a token peeked here is the answer.
+        if let Some(p) = self.peeked.take_if(|p| p.start == self.pos) {
+            self.pos = p.end;
+            return Ok(p.tok);
+        }
+        self.read_stok()
+    }
+
+    fn read_stok(&mut self) -> PResult<STok> {
         self.skip_ws();
         let Some(c) = self.peek_char() else {
             return Ok(STok::End);
@@ -376,13 +399,26 @@ impl<'a> Parser<'a> {
         Ok(tok)
     }
 
-    fn peek_stok(&mut self) -> PResult<(STok, usize)> {
-        let save = self.pos;
-        self.skip_ws();
-        let at = self.pos;
-        let t = self.next_stok();
-        self.pos = save;
-        Ok((t?, at))
+    fn peek_stok(&mut self) -> PResult<(&STok, usize)> {
+        let p = match self.peeked.take() {
+            Some(p) if p.start == self.pos => p,
+            _ => {
+                let start = self.pos;
+                self.skip_ws();
+                let at = self.pos;
+                let t = self.read_stok();
+                let end = self.pos;
+                self.pos = start;
+                Peeked {
+                    start,
+                    at,
+                    end,
+                    tok: t?,
+                }
+            }
+        };
+        let p = self.peeked.insert(p);
+        Ok((&p.tok, p.at))
     }
 
     fn is_kw(t: &STok, kw: &str) -> bool {
@@ -417,7 +453,7 @@ impl<'a> Parser<'a> {
             let (t, _) = self.peek_stok()?;
             match t {
                 STok::End | STok::Pipe | STok::RParen => break,
-                t if Self::is_kw(&t, "AND") => {
+                t if Self::is_kw(t, "AND") => {
                     self.next_stok()?;
                     items.push(self.search_or(depth)?);
                 }
@@ -435,7 +471,7 @@ impl<'a> Parser<'a> {
         let mut items = vec![self.search_not(depth)?];
         loop {
             let (t, _) = self.peek_stok()?;
-            if Self::is_kw(&t, "OR") {
+            if Self::is_kw(t, "OR") {
                 self.next_stok()?;
                 items.push(self.search_not(depth)?);
             } else {
@@ -452,7 +488,7 @@ impl<'a> Parser<'a> {
     fn search_not(&mut self, depth: usize) -> PResult<SearchExpr> {
         self.depth_check(depth)?;
         let (t, _) = self.peek_stok()?;
-        if Self::is_kw(&t, "NOT") {
+        if Self::is_kw(t, "NOT") {
             self.next_stok()?;
             return Ok(SearchExpr::Not(Box::new(self.search_not(depth + 1)?)));
         }
@@ -466,17 +502,16 @@ impl<'a> Parser<'a> {
                 self.next_stok()?;
                 let e = self.search_and(depth + 1)?;
                 let (t, at2) = self.peek_stok()?;
-                if t != STok::RParen {
+                if !matches!(t, STok::RParen) {
                     return Err(self.err(at2, "E-SPL-PARSE", "expected `)`"));
                 }
                 self.next_stok()?;
                 Ok(e)
             }
-            STok::Bare(ref s, _) if matches!(s.as_str(), "AND" | "OR") => Err(self.err(
-                at,
-                "E-SPL-PARSE",
-                format!("`{s}` needs a search term on its left"),
-            )),
+            STok::Bare(ref s, _) if matches!(s.as_str(), "AND" | "OR") => {
+                let msg = format!("`{s}` needs a search term on its left");
+                Err(self.err(at, "E-SPL-PARSE", msg))
+            }
             STok::Bare(ref s, _) if matches!(s.as_str(), "CASE" | "TERM") => {
                 let v = self.search_value()?;
                 Ok(SearchExpr::Term(SearchTerm::Keyword(v)))
@@ -495,16 +530,17 @@ impl<'a> Parser<'a> {
         let (next, _) = self.peek_stok()?;
         match next {
             STok::Op(op) => {
+                let op = *op;
                 self.next_stok()?;
                 let field = field_name_of(&tok);
                 let value = self.search_value()?;
                 Ok(SearchExpr::Term(SearchTerm::Field { field, op, value }))
             }
-            ref n if Self::is_kw(n, "IN") => {
+            n if Self::is_kw(n, "IN") => {
                 self.next_stok()?;
                 let field = field_name_of(&tok);
                 let (lp, at2) = self.peek_stok()?;
-                if lp != STok::LParen {
+                if !matches!(lp, STok::LParen) {
                     return Err(self.err(at2, "E-SPL-PARSE", "expected `(` after IN"));
                 }
                 self.next_stok()?;
@@ -550,21 +586,20 @@ impl<'a> Parser<'a> {
     /// A value after an operator, in an IN list, or a CASE()/TERM() keyword.
     fn search_value(&mut self) -> PResult<SearchValue> {
         let (t, at) = self.peek_stok()?;
-        match t {
-            STok::Quoted(_, pieces) => {
-                self.next_stok()?;
-                Ok(SearchValue {
+        if !matches!(t, STok::Quoted(..) | STok::Bare(..)) {
+            return Err(self.err(at, "E-SPL-PARSE", "expected a value"));
+        }
+        match self.next_stok()? {
+            STok::Quoted(_, pieces) => Ok(SearchValue {
                     pieces,
                     quoted: true,
                     case_sensitive: false,
                     term: false,
-                })
-            }
+            }),
             STok::Bare(s, pieces) => {
-                self.next_stok()?;
                 if matches!(s.as_str(), "CASE" | "TERM") {
                     let (lp, at2) = self.peek_stok()?;
-                    if lp != STok::LParen {
+                    if !matches!(lp, STok::LParen) {
                         return Err(self.err(
                             at2,
                             "E-SPL-PARSE",
@@ -581,7 +616,7 @@ impl<'a> Parser<'a> {
                         ));
                     }
                     let (rp, at3) = self.peek_stok()?;
-                    if rp != STok::RParen {
+                    if !matches!(rp, STok::RParen) {
                         return Err(self.err(
                             at3,
                             "E-SPL-PARSE",
@@ -852,7 +887,11 @@ impl<'a> Parser<'a> {
         if name == "searchmatch" {
             return match args.as_slice() {
                 [(EvalExpr::Str(s), arg_at)] => {
-                    let mut sub = Parser { text: s, pos: 0 };
+                    let mut sub = Parser {
+                        text: s,
+                        pos: 0,
+                        peeked: None,
+                    };
                     let e = sub.search_expr_top().map_err(|d| {
                         let inner = d.message.clone();
                         self.err(*arg_at, "E-SPL-PARSE", format!("in searchmatch: {inner}"))
@@ -1237,7 +1276,7 @@ impl<'a> Parser<'a> {
         let mut items = vec![self.tstats_and(depth)?];
         loop {
             let (t, _) = self.peek_stok()?;
-            if Self::is_kw(&t, "OR") {
+            if Self::is_kw(t, "OR") {
                 self.next_stok()?;
                 items.push(self.tstats_and(depth)?);
             } else {
@@ -1257,8 +1296,8 @@ impl<'a> Parser<'a> {
             let (t, _) = self.peek_stok()?;
             match t {
                 STok::End | STok::Pipe | STok::RParen => break,
-                ref t if Self::is_kw(t, "OR") || Self::is_by(t) => break,
-                ref t if Self::is_kw(t, "AND") => {
+                t if Self::is_kw(t, "OR") || Self::is_by(t) => break,
+                t if Self::is_kw(t, "AND") => {
                     self.next_stok()?;
                     items.push(self.tstats_not(depth)?);
                 }
@@ -1275,7 +1314,7 @@ impl<'a> Parser<'a> {
     fn tstats_not(&mut self, depth: usize) -> PResult<SearchExpr> {
         self.depth_check(depth)?;
         let (t, at) = self.peek_stok()?;
-        if Self::is_kw(&t, "NOT") {
+        if Self::is_kw(t, "NOT") {
             self.next_stok()?;
             return Ok(SearchExpr::Not(Box::new(self.tstats_not(depth + 1)?)));
         }
@@ -1284,18 +1323,15 @@ impl<'a> Parser<'a> {
                 self.next_stok()?;
                 let e = self.tstats_or(depth + 1)?;
                 let (t, at2) = self.peek_stok()?;
-                if t != STok::RParen {
+                if !matches!(t, STok::RParen) {
                     return Err(self.err(at2, "E-SPL-PARSE", "expected `)`"));
                 }
                 self.next_stok()?;
                 Ok(e)
             }
             STok::Bare(ref s, _) if matches!(s.as_str(), "AND" | "OR" | "CASE" | "TERM") => {
-                Err(self.err(
-                    at,
-                    "E-SPL-PARSE",
-                    format!("unexpected `{s}` in tstats where"),
-                ))
+                let msg = format!("unexpected `{s}` in tstats where");
+                Err(self.err(at, "E-SPL-PARSE", msg))
             }
             STok::Bare(..) | STok::Quoted(..) => match self.search_term()? {
                 SearchExpr::Term(SearchTerm::Keyword(_)) => Err(self.err(
