@@ -184,9 +184,7 @@ fn mapping_and_pipeline_deep_nesting_is_an_error() {
         format!("common_fields: {}{}\n", "[".repeat(N), "]".repeat(N)),
     )
     .expect("write");
-    let e = ruleport_mapping::Mapping::with_overrides(&[&deep])
-        .err()
-        .expect("refused");
+    let e = ruleport_mapping::Mapping::with_overrides(&[&deep]).expect_err("refused");
     assert!(
         e.message.contains("deeper than 128") && e.pos.is_some(),
         "{e}"
@@ -211,7 +209,7 @@ fn billion_laughs(head: &str, indent: &str, at: &str) -> String {
         let p = format!("*l{}", i - 1);
         y.push_str(&format!(
             "{indent}l{i}: &l{i} [{}]\n",
-            vec![p.as_str(); 9].join(", ")
+            [p.as_str(); 9].join(", ")
         ));
     }
     y.push_str(&at.replace("BOMB", "*l8"));
@@ -555,7 +553,9 @@ fn wide_queries_parse_in_near_linear_time() {
     let n = 20_000;
     let terms =
         |f: &dyn Fn(usize) -> String, sep: &str| (0..n).map(f).collect::<Vec<_>>().join(sep);
-    let cases: Vec<(&str, String, Box<dyn Fn(&str) -> bool>)> = vec![
+    // (target, query, whether it parses)
+    type WideCase = (&'static str, String, Box<dyn Fn(&str) -> bool>);
+    let cases: Vec<WideCase> = vec![
         ("kuery", terms(&|i| format!("a:\"v{i}\""), " or "), Box::new(|q| ruleport_kuery::parse_to_expr(q).is_ok())),
         ("eql", format!("any where {}", terms(&|i| format!("a == \"v{i}\""), " or ")), Box::new(|q| ruleport_eql::parse(q).is_ok())),
         ("splunk", format!("sourcetype=x ({})", terms(&|i| format!("a=\"v{i}\""), " OR ")), Box::new(|q| ruleport_splunk::parse(q).is_ok())),

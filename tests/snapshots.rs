@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[test]
 fn generated_queries() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let loaded = load_paths(&[root.clone()]);
+    let loaded = load_paths(std::slice::from_ref(&root));
     assert!(!loaded.rules.is_empty());
     let conv = Converter::new(Mapping::builtin());
     let mut settings = insta::Settings::clone_current();

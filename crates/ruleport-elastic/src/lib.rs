@@ -8,9 +8,6 @@
 //! - [`ElasticFormat`] implements [`RuleFormat`](ruleport_model::RuleFormat): export to TOML and
 //!   read back.
 
-// The public API returns `Diagnostic`s by value (the model's contract).
-#![allow(clippy::result_large_err)]
-
 mod eql;
 mod export;
 mod import;

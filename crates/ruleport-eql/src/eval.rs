@@ -194,9 +194,7 @@ impl CompiledEql {
                 if let Expr::Pattern { op, patterns, .. } = e {
                     if !op.is_regex() {
                         for p in patterns {
-                            globs
-                                .entry((p.clone(), op.is_insensitive()))
-                                .or_default();
+                            globs.entry((p.clone(), op.is_insensitive())).or_default();
                         }
                     }
                 }

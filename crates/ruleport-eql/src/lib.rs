@@ -6,9 +6,6 @@
 //! - [`compile`]: text → [`CompiledEql`], which runs with Elasticsearch's semantics (sequence
 //!   state machine, missing events, samples, `head`/`tail`).
 
-// `Diagnostic` is the model's error type for every parser (the `QueryLanguage` trait returns it).
-#![allow(clippy::result_large_err)]
-
 pub mod ast;
 pub mod emit;
 pub mod eval;

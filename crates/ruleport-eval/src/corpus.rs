@@ -128,17 +128,18 @@ fn collect(root: &Path, dirs: &[&str]) -> Vec<PathBuf> {
     crate::load::expand_paths(&paths, &mut diags)
 }
 
+/// One file's rules, or every diagnostic that stopped it.
+type FileImport = (PathBuf, Result<Vec<Rule>, Vec<Diagnostic>>);
+
 fn import_all(files: &[PathBuf]) -> (Vec<(PathBuf, Rule)>, ImportCounts) {
-    let results: Vec<(PathBuf, Result<Vec<Rule>, Vec<Diagnostic>>)> = files
+    let results: Vec<FileImport> = files
         .par_iter()
         .map(|p| {
             let r = read_text(p).map_err(|d| vec![d]).and_then(|text| {
                 let kind = file_kind(p, Some(&text)).unwrap_or(FileKind::SigmaRule);
                 let (rules, diags) = crate::load::load_rule_file(p, &text, kind);
-                if rules.is_empty() || diags.iter().any(Diagnostic::is_error) {
-                    if diags.iter().any(Diagnostic::is_error) {
-                        return Err(diags);
-                    }
+                if diags.iter().any(Diagnostic::is_error) {
+                    return Err(diags);
                 }
                 Ok(rules)
             });
@@ -219,6 +220,9 @@ fn round_trips(conv: &Converter, rules: &[(PathBuf, Rule)], counts: &mut ImportC
     }
 }
 
+/// A rule's port to one target: its status, the witnesses run, and the rule's label (path and id).
+type RulePortStatus = (TargetStatus, usize, Option<String>);
+
 /// Port every rule to every query language, parse back, and run the witnesses.
 fn port_all(
     conv: &Converter,
@@ -226,7 +230,7 @@ fn port_all(
     targets: &[TargetId],
     differential: bool,
 ) -> BTreeMap<TargetId, PortCounts> {
-    let per_rule: Vec<BTreeMap<TargetId, (TargetStatus, usize, Option<String>)>> = rules
+    let per_rule: Vec<BTreeMap<TargetId, RulePortStatus>> = rules
         .par_iter()
         .map(|(p, r)| {
             let mut out = BTreeMap::new();
@@ -429,7 +433,7 @@ fn regression(
         .filter(|x| x.2 > 0)
         .map(|x| (x.0, x.2))
         .collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|x| std::cmp::Reverse(x.1));
     top.truncate(10);
     c.top_cross = top;
     c

@@ -53,7 +53,7 @@ pub fn pair_fixtures(loaded: &mut Loaded) -> Vec<TestPair> {
                 let matched: Vec<LoadedRule> = if !by_path.is_empty() {
                     by_path.into_iter().cloned().collect::<Vec<_>>()
                 } else if candidate.is_file() {
-                    let extra = load_paths(&[candidate.clone()]);
+                    let extra = load_paths(std::slice::from_ref(&candidate));
                     loaded.diagnostics.extend(extra.diagnostics);
                     loaded.failed_files += extra.failed_files;
                     extra.rules

@@ -180,9 +180,15 @@ mod tests {
         let kind = |t: &str| file_kind(Path::new("x.yml"), Some(t));
         assert_eq!(kind("cases:\n  - a\n"), Some(FileKind::Fixtures));
         assert_eq!(kind("rule: r\r\ncases:\r\n"), Some(FileKind::Fixtures));
-        assert_eq!(kind("title: t\ndetection:\n  x: 1\ncases: []\n"), Some(FileKind::SigmaRule));
+        assert_eq!(
+            kind("title: t\ndetection:\n  x: 1\ncases: []\n"),
+            Some(FileKind::SigmaRule)
+        );
         assert_eq!(kind("title: t\n  cases:\n"), Some(FileKind::SigmaRule));
         assert_eq!(kind("title: test_cases: x\n"), Some(FileKind::SigmaRule));
-        assert_eq!(kind("cases: []\nx:\n detection:\n"), Some(FileKind::Fixtures));
+        assert_eq!(
+            kind("cases: []\nx:\n detection:\n"),
+            Some(FileKind::Fixtures)
+        );
     }
 }

@@ -21,7 +21,7 @@ pub fn regression_pairs(root: &Path, known: &[LoadedRule]) -> (Vec<TestPair>, Ve
             .collect();
         if rules.is_empty() {
             if let Some(p) = &case.rule_path {
-                let l = load_paths(&[p.clone()]);
+                let l = load_paths(std::slice::from_ref(p));
                 diags.extend(l.diagnostics);
                 rules = l
                     .rules

@@ -128,7 +128,7 @@ fn gen_hir(h: &regex_syntax::hir::Hir, out: &mut String, depth: usize) -> Option
             out.push(char::from(r.start()));
         }
         HirKind::Repetition(rep) => {
-            let n = rep.min.max(1).min(8);
+            let n = rep.min.clamp(1, 8);
             for _ in 0..n {
                 gen_hir(&rep.sub, out, depth + 1)?;
             }

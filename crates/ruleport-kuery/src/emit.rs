@@ -235,9 +235,11 @@ impl Emitter<'_> {
         // The values of a list come one after another with the same note; notes are
         // deduplicated at the end, so a repeat of the last call adds nothing.
         let ci = case.is_insensitive();
-        if self.last_case_note.as_ref().is_some_and(|(p, f, c)| {
-            *p == self.prefix && f.as_deref() == field && *c == ci
-        }) {
+        if self
+            .last_case_note
+            .as_ref()
+            .is_some_and(|(p, f, c)| *p == self.prefix && f.as_deref() == field && *c == ci)
+        {
             return;
         }
         self.last_case_note = Some((self.prefix.clone(), field.map(str::to_string), ci));
@@ -443,7 +445,8 @@ fn escape_unquoted(s: &str, at_end: bool, out: &mut String) {
     // Printable ASCII without spaces or special characters needs no escape, unless it ends
     // the value with `not` (read as the keyword before whatever follows).
     let b = s.as_bytes();
-    if b.iter().all(|c| c.is_ascii_graphic() && !is_special(*c as char))
+    if b.iter()
+        .all(|c| c.is_ascii_graphic() && !is_special(*c as char))
         && !(at_end && b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b"not"))
     {
         out.push_str(s);

@@ -7,9 +7,6 @@
 //!   [`Approximation`](ruleport_model::Approximation) or [`Unsupported`](ruleport_model::Unsupported).
 //! - [`Kuery`] implements [`ruleport_model::QueryLanguage`]; [`CompiledKuery`] evaluates.
 
-// The public API returns `Diagnostic` errors by value (the model's contract).
-#![allow(clippy::result_large_err)]
-
 pub mod ast;
 mod emit;
 mod eval;

@@ -168,7 +168,8 @@ impl Text {
             0xDC00..=0xDFFF => match self.high.take() {
                 Some(h) => {
                     let c = 0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
-                    self.s.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                    self.s
+                        .push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
                 }
                 None => self.s.push(char::REPLACEMENT_CHARACTER),
             },

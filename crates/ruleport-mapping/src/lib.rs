@@ -7,9 +7,6 @@
 //! - [`pipeline`]: pySigma processing-pipeline YAML, applied to Sigma rules before mapping.
 //! - [`view`]: event views.
 
-// The API returns the model's `Diagnostic` by value, as every ruleport crate does.
-#![allow(clippy::result_large_err)]
-
 mod assumed;
 pub mod contradiction;
 pub mod coverage;
@@ -741,16 +738,8 @@ impl<'a> MapCtx<'a> {
             return e;
         }
         match e {
-            Expr::And(v) => Expr::and(
-                v.into_iter()
-                    .map(|x| self.map_expr(x, depth + 1))
-                    .collect(),
-            ),
-            Expr::Or(v) => Expr::or(
-                v.into_iter()
-                    .map(|x| self.map_expr(x, depth + 1))
-                    .collect(),
-            ),
+            Expr::And(v) => Expr::and(v.into_iter().map(|x| self.map_expr(x, depth + 1)).collect()),
+            Expr::Or(v) => Expr::or(v.into_iter().map(|x| self.map_expr(x, depth + 1)).collect()),
             Expr::Not(x) => Expr::not(self.map_expr(*x, depth + 1)),
             Expr::Const(b) => Expr::Const(b),
             Expr::Nested { path, inner } => {
@@ -811,11 +800,7 @@ impl<'a> MapCtx<'a> {
         let (subject, row, source_field) = match subject {
             Subject::Field { name, optional } => {
                 let (n, row) = self.hit(&name);
-                (
-                    Subject::Field { name: n, optional },
-                    row,
-                    Some(name),
-                )
+                (Subject::Field { name: n, optional }, row, Some(name))
             }
             Subject::Keyword => (Subject::Keyword, None, None),
             Subject::Computed(o) => {

@@ -1549,10 +1549,7 @@ fn every_renamed_value_map_has_a_target_side() {
                 });
                 let Some(name) = name else { continue };
                 let presence = row.transform.get(tk) == Some(&crate::data::Transform::Presence);
-                if presence
-                    || row.values_for(tk).is_some()
-                    || SAME_VALUES.contains(&(tk, name))
-                {
+                if presence || row.values_for(tk).is_some() || SAME_VALUES.contains(&(tk, name)) {
                     continue;
                 }
                 missing.push(format!("{place}: {fk} values, {tk} `{name}` has none"));

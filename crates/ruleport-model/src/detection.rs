@@ -46,6 +46,9 @@ impl EventSource {
     }
 }
 
+// A rule holds one detection for its whole life; boxing the larger variants would only add an
+// indirection to every match over them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Detection {

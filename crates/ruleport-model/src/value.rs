@@ -342,7 +342,7 @@ impl TimeSpan {
             return "0s".into();
         }
         for (size, unit) in UNITS {
-            if self.millis % size == 0 {
+            if self.millis.is_multiple_of(size) {
                 return format!("{}{}", self.millis / size, unit);
             }
         }

@@ -118,7 +118,7 @@ mod tests {
         for _ in 0..100 {
             text.push_str("  - *s\n");
         }
-        let d = check_yaml_budget(&text, "E-T").unwrap_err();
+        let d = check_yaml_budget(&text, "E-T").expect_err("over the budget");
         assert_eq!(d.code, "E-T");
         assert!(d.message.contains("16 MiB"), "{d}");
         assert_eq!(d.pos, Some(Pos::new(2 + 16, 5)));
@@ -132,7 +132,7 @@ mod tests {
             let prev = format!("*a{}", i - 1);
             text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
         }
-        let d = check_yaml_budget(&text, "E-T").unwrap_err();
+        let d = check_yaml_budget(&text, "E-T").expect_err("over the budget");
         assert!(d.message.contains("aliases expand"), "{d}");
         assert_eq!(d.pos.map(|p| p.line), Some(7));
     }
@@ -141,7 +141,7 @@ mod tests {
     fn deep_nesting_is_refused_early() {
         // Flow nesting: yaml-rust2's scanner stops at its own limit, a little past ours.
         let text = "[".repeat(100_000);
-        let d = check_yaml_budget(&text, "E-T").unwrap_err();
+        let d = check_yaml_budget(&text, "E-T").expect_err("over the budget");
         assert!(d.message.contains("deeper than 128"), "{d}");
         assert!(
             d.pos
@@ -153,16 +153,16 @@ mod tests {
         for i in 0..1000 {
             text.push_str(&format!("{}k:\n", " ".repeat(i)));
         }
-        let d = check_yaml_budget(&text, "E-T").unwrap_err();
+        let d = check_yaml_budget(&text, "E-T").expect_err("over the budget");
         assert!(d.message.contains("deeper than 128"), "{d}");
         assert_eq!(d.pos.map(|p| p.line), Some(129));
     }
 
     #[test]
     fn syntax_errors_have_a_position() {
-        let d = check_yaml_budget("a: [b\nc: *nope", "E-T").unwrap_err();
+        let d = check_yaml_budget("a: [b\nc: *nope", "E-T").expect_err("over the budget");
         assert!(d.pos.is_some(), "{d}");
-        let d = check_yaml_budget("a: *nope\n", "E-T").unwrap_err();
+        let d = check_yaml_budget("a: *nope\n", "E-T").expect_err("over the budget");
         assert!(d.message.contains("unknown anchor"), "{d}");
         assert_eq!(d.pos, Some(Pos::new(1, 4)));
     }

@@ -6,9 +6,6 @@
 //! belong to the `default` stanza. Anything else, a continuation followed by trailing
 //! whitespace, or a key set twice in one stanza is an error.
 
-// Errors are the model's `Diagnostic`, like every other parser of the workspace.
-#![allow(clippy::result_large_err)]
-
 use ruleport_model::{Diagnostic, Pos};
 
 /// One stanza: its name and keys in file order.

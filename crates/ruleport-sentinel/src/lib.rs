@@ -11,9 +11,6 @@
 //! - `kusto-check/` holds a Node script that validates queries with Microsoft's own
 //!   Kusto.Language parser and binder against the Sentinel table schemas.
 
-// `Diagnostic` is the model's error type for every parser; boxing it here would only differ from peers.
-#![allow(clippy::result_large_err)]
-
 /// The parsed Kusto subset.
 pub mod ast;
 /// `MappedRule` → Kusto text.

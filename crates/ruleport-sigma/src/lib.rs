@@ -10,9 +10,6 @@
 //! - A `1 of pattern` that matches no identifier is an error.
 //! - Filters are applied as `(rule) and (filter condition)` (pySigma); write `not selection` to exclude.
 
-// Diagnostics are the error type everywhere; they are rare and boxing them buys nothing here.
-#![allow(clippy::result_large_err)]
-
 mod condition;
 mod detection;
 mod export;

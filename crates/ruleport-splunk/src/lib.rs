@@ -99,7 +99,6 @@ pub fn emit_search(rule: &MappedRule, options: &SplunkOptions) -> Result<Port, U
 }
 
 /// Parse and prepare SPL for evaluation (what [`Splunk::compile`] returns, as a concrete type).
-#[allow(clippy::result_large_err)]
 pub fn compile(text: &str) -> Result<CompiledSpl, Diagnostic> {
     let pipeline = parse(text)?;
     let program = eval::Program::new(pipeline).map_err(|m| {

@@ -10,7 +10,6 @@ use ruleport_model::{Diagnostic, Pos};
 pub const MAX_DEPTH: usize = 256;
 
 /// Parse SPL text into a pipeline.
-#[allow(clippy::result_large_err)]
 pub fn parse(text: &str) -> Result<Pipeline, Diagnostic> {
     let mut p = Parser {
         text,
@@ -591,10 +590,10 @@ impl<'a> Parser<'a> {
         }
         match self.next_stok()? {
             STok::Quoted(_, pieces) => Ok(SearchValue {
-                    pieces,
-                    quoted: true,
-                    case_sensitive: false,
-                    term: false,
+                pieces,
+                quoted: true,
+                case_sensitive: false,
+                term: false,
             }),
             STok::Bare(s, pieces) => {
                 if matches!(s.as_str(), "CASE" | "TERM") {
