@@ -287,7 +287,7 @@ impl Mapping {
                 continue;
             }
             let fh = self.own_rows_named(l, "ecs", &used);
-            let rank = 2 * g + 3 * idx + 3 * fh + 2 * implied_fits(side, &conj);
+            let rank = 2 * g + 3 * idx + 3 * fh + 2 * source_condition_fits(side, &conj);
             if best.is_none_or(|(b, _)| rank > b) {
                 best = Some((rank, l));
             }
@@ -1108,20 +1108,26 @@ fn group_within(g: &MatchGroup, field: &str, vals: &[String]) -> bool {
     })
 }
 
-/// How many of a side's implied fields that its match groups do not name the rule states with
-/// values the side allows.
-fn implied_fits(side: &data::SchemaSide, conj: &BTreeMap<String, Vec<String>>) -> usize {
+/// How many of a side's implied or assumed fields that its match groups do not name the rule
+/// states with values the side allows.
+fn source_condition_fits(side: &data::SchemaSide, conj: &BTreeMap<String, Vec<String>>) -> usize {
     let in_groups = |f: &str| {
         side.match_spec
             .iter()
             .flat_map(|s| s.groups())
             .any(|g| g.contains_key(f))
     };
-    side.implied.as_ref().map_or(0, |g| {
-        conj.iter()
-            .filter(|(f, vals)| !in_groups(f) && group_allows(g, f, vals))
-            .count()
-    })
+    // Conditions every event of the source meets, whether its documents state them (`implied`)
+    // or not (`assumed`): a rule stating one is evidence for the source.
+    let fits = |f: &str, vals: &Vec<String>, g: Option<&MatchGroup>| {
+        g.is_some_and(|g| group_allows(g, f, vals))
+    };
+    conj.iter()
+        .filter(|(f, vals)| {
+            !in_groups(f)
+                && (fits(f, vals, side.implied.as_ref()) || fits(f, vals, side.assumed.as_ref()))
+        })
+        .count()
 }
 
 #[cfg(test)]

@@ -1558,3 +1558,24 @@ fn every_renamed_value_map_has_a_target_side() {
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+#[test]
+fn conditions_a_source_assumes_count_towards_choosing_it() {
+    // A PowerShell script-block rule that also states the category and OS the integration
+    // assumes, and tests a user field process creation also names: the script-block source
+    // wins over process creation, which matches the category and knows the user field.
+    let mut r = seed();
+    r.logsource.index = vec!["logs-windows.powershell*".into(), "winlogbeat-*".into()];
+    r.detection = Detection::Query(EventFilter::new(Expr::and(vec![
+        lit("event.category", "process"),
+        lit("host.os.type", "windows"),
+        lit("powershell.file.script_block_text", "GetAsyncKeyState"),
+        Expr::not(lit("user.id", "S-1-5-18")),
+    ])));
+    let m = Mapping::builtin();
+    let Detection::Query(f) = &r.detection else {
+        panic!("query")
+    };
+    let ls = m.resolve_logsource(&r, &r.logsource, Some(&f.expr), None);
+    assert_eq!(ls.map(|l| l.id.as_str()), Some("windows.ps_script"));
+}
