@@ -229,11 +229,8 @@ impl<'a> Parser<'a> {
     }
 
     fn char_at_index(&self, i: usize) -> usize {
-        if self.char_index.is_empty() {
-            i
-        } else {
-            self.char_index[i] as usize
-        }
+        // ASCII text has no table: byte offsets are char offsets.
+        self.char_index.get(i).map_or(i, |&n| n as usize)
     }
 
     /// 1-based line and column (in chars) of byte offset `i`.
