@@ -475,7 +475,118 @@ fn map_value(row: &FieldRow, fk: &str, tk: &str, value: Value) -> Value {
 /// A Sentinel row: top-level columns; a dotted name below a dynamic column (`EventData.Image`)
 /// becomes a nested object inside that column.
 fn insert_sentinel(out: &mut Map<String, Value>, name: &str, value: Value) {
-    insert_path(out, name, value);
+    match sentinel_steps(name) {
+        Some(steps) if steps.len() > 1 => insert_steps(out, &steps, value),
+        _ => insert_path(out, name, value),
+    }
+}
+
+/// One step of a Sentinel column path: a member (`.b`, `['b.c']`) or an array (`[]`, `[0]`).
+#[derive(Debug, PartialEq)]
+enum PathStep {
+    Member(String),
+    Array,
+}
+
+/// `A.b['c.d'][].e` as steps; `None` when the name is not such a path.
+fn sentinel_steps(name: &str) -> Option<Vec<PathStep>> {
+    let mut steps = Vec::new();
+    let mut rest = name;
+    let mut seg = String::new();
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '.' => {
+                if !seg.is_empty() {
+                    steps.push(PathStep::Member(std::mem::take(&mut seg)));
+                }
+                rest = &rest[1..];
+            }
+            '[' => {
+                if !seg.is_empty() {
+                    steps.push(PathStep::Member(std::mem::take(&mut seg)));
+                }
+                let close = rest.find(']')?;
+                let inner = rest[1..close].trim();
+                let quoted = inner
+                    .strip_prefix('\'')
+                    .and_then(|q| q.strip_suffix('\''))
+                    .or_else(|| inner.strip_prefix('"').and_then(|q| q.strip_suffix('"')));
+                match quoted {
+                    Some(q) => steps.push(PathStep::Member(q.to_string())),
+                    None if inner.is_empty() || inner == "*" || inner.parse::<i64>().is_ok() => {
+                        steps.push(PathStep::Array)
+                    }
+                    None => return None,
+                }
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                seg.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if !seg.is_empty() {
+        steps.push(PathStep::Member(seg));
+    }
+    matches!(steps.first(), Some(PathStep::Member(_))).then_some(steps)
+}
+
+/// Insert along `steps`; an array step holds one element (an object for the steps below it),
+/// shared by every path through the same array.
+fn insert_steps(out: &mut Map<String, Value>, steps: &[PathStep], value: Value) {
+    let Some((PathStep::Member(head), rest)) = steps.split_first() else {
+        return;
+    };
+    match rest.first() {
+        None => merge_into_map(out, head, value),
+        Some(PathStep::Member(_)) => {
+            let entry = out
+                .entry(head.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = entry {
+                insert_steps(inner, rest, value);
+            }
+        }
+        Some(PathStep::Array) => {
+            let below = &rest[1..];
+            if below.is_empty() {
+                let items = match value {
+                    Value::Array(a) => a,
+                    v => vec![v],
+                };
+                out.insert(head.clone(), Value::Array(items));
+                return;
+            }
+            let entry = out
+                .entry(head.clone())
+                .or_insert_with(|| Value::Array(vec![Value::Object(Map::new())]));
+            if let Value::Array(items) = entry {
+                if !items.first().is_some_and(Value::is_object) {
+                    items.insert(0, Value::Object(Map::new()));
+                }
+                // An array of arrays (`a[][]`) names no member to put the value under.
+                if let (Some(Value::Object(first)), Some(PathStep::Member(_))) =
+                    (items.first_mut(), below.first())
+                {
+                    insert_steps(first, below, value);
+                }
+            }
+        }
+    }
+}
+
+fn merge_into_map(out: &mut Map<String, Value>, key: &str, value: Value) {
+    match (out.get_mut(key), value) {
+        (Some(Value::Object(existing)), Value::Object(new)) => {
+            for (k, v) in new {
+                merge_into_map(existing, &k, v);
+            }
+        }
+        (_, value) => {
+            out.insert(key.to_string(), value);
+        }
+    }
 }
 
 /// Whether the event holds every field of the group with one of its values. ECS keyword fields
@@ -550,5 +661,43 @@ fn insert_splunk(out: &mut Map<String, Value>, name: &str, value: Value) {
         other => {
             out.insert(name.to_string(), other);
         }
+    }
+}
+
+#[cfg(test)]
+mod sentinel_path_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sentinel_paths_keep_quoted_keys_and_arrays() {
+        let mut out = Map::new();
+        insert_sentinel(&mut out, "Annotations['authorization.k8s.io/decision']", json!("forbid"));
+        insert_sentinel(&mut out, "RequestObject.spec.containers[].image", json!("nginx"));
+        insert_sentinel(&mut out, "RequestObject.spec.containers[].securityContext.privileged", json!(true));
+        insert_sentinel(&mut out, "SourceIps[]", json!("10.0.0.1"));
+        insert_sentinel(&mut out, "User.groups[]", json!(["a", "b"]));
+        insert_sentinel(&mut out, "Plain", json!(1));
+        assert_eq!(
+            Value::Object(out),
+            json!({
+                "Annotations": {"authorization.k8s.io/decision": "forbid"},
+                "RequestObject": {"spec": {"containers": [
+                    {"image": "nginx", "securityContext": {"privileged": true}}
+                ]}},
+                "SourceIps": ["10.0.0.1"],
+                "User": {"groups": ["a", "b"]},
+                "Plain": 1
+            })
+        );
+    }
+
+    #[test]
+    fn malformed_sentinel_paths_fall_back_to_dotted_insertion() {
+        assert_eq!(sentinel_steps("A['x"), None);
+        assert_eq!(sentinel_steps("A[b]"), None);
+        let mut out = Map::new();
+        insert_sentinel(&mut out, "A['x", json!(1));
+        assert_eq!(out.len(), 1);
     }
 }
