@@ -118,6 +118,11 @@ pub struct FieldRow {
     /// through such a row, by rewriting them; other uses and event views ignore it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transform: BTreeMap<String, Transform>,
+    /// Per schema key: this schema's field tells events apart less precisely than the
+    /// source's (a reused process id for a unique entity id), so a join or group on it is an
+    /// approximation, given with this reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_note: BTreeMap<String, ValueFormat>,
     #[serde(flatten)]
     pub names: BTreeMap<String, String>,
 }
@@ -197,6 +202,13 @@ impl FieldRow {
         self.value_format
             .get(key)
             .or_else(|| self.value_format.get(self.values_key(key)))
+    }
+
+    /// The join-key note under a schema key (see [`FieldRow::values_key`]).
+    pub fn key_note_for(&self, key: &str) -> Option<&ValueFormat> {
+        self.key_note
+            .get(key)
+            .or_else(|| self.key_note.get(self.values_key(key)))
     }
 
     /// Whether any name is a `*` pattern.

@@ -523,7 +523,17 @@ impl Mapping {
                 c.ls = saved;
                 out
             };
-            let mut name_fn = |n: &str| ctx_cell.borrow_mut().name(n);
+            // A name read from one filter's events is mapped through that filter's source.
+            let mut name_fn = |i: Option<usize>, n: &str| {
+                let mut c = ctx_cell.borrow_mut();
+                let saved = c.ls;
+                if let Some(i) = i {
+                    c.ls = resolved.get(i).copied().flatten().or(saved);
+                }
+                let out = c.key_name(n);
+                c.ls = saved;
+                out
+            };
             rename::map_filters(&rule.detection, &mut filter_fn, &mut name_fn)
         };
         approximations.extend(merged_fields(self, &filters, &resolved, rule.schema, to));
@@ -729,6 +739,26 @@ impl<'a> MapCtx<'a> {
 
     fn name(&mut self, name: &str) -> String {
         self.hit(name).0
+    }
+
+    /// A join key, group-by or new-terms field: renamed, with the row's `key_note` for the
+    /// target as a `join-key-identity` approximation.
+    fn key_name(&mut self, name: &str) -> String {
+        let (target, row) = self.hit(name);
+        if let Some(note) = row.and_then(|r| r.key_note_for(self.tk)) {
+            let a = Approximation::new(
+                "join-key-identity",
+                format!(
+                    "`{name}` → `{target}` ({}): {}",
+                    self.to.name(),
+                    note.reason
+                ),
+            );
+            if !self.approximations.contains(&a) {
+                self.approximations.push(a);
+            }
+        }
+        target
     }
 
     /// The expression in the target schema. It takes the filter's own copy, so predicates that

@@ -672,7 +672,7 @@ impl Pipeline {
                     category: f.category.clone(),
                     expr: f.expr.map_preds(&mut pred_fn),
                 };
-                let mut name_fn = |n: &str| {
+                let mut name_fn = |_: Option<usize>, n: &str| {
                     item.rename(n)
                         .and_then(|v| v.into_iter().next())
                         .unwrap_or_else(|| n.to_string())

@@ -142,11 +142,13 @@ pub fn rename_detection(d: &Detection, f: &mut dyn FnMut(&str) -> String) -> Det
 
 /// Rebuild a detection with each event filter replaced by `filter(i, f)` (in
 /// `Detection::filters` order) and every other field name (join keys, group-by, metrics,
-/// aliases, new-terms fields) renamed by `name`.
+/// aliases, new-terms fields) renamed by `name`. `name` gets the index of the filter whose
+/// event the name is read from (a sequence step's keys and aliases), or `None` for names
+/// read across events (group-by, metrics).
 pub fn map_filters(
     d: &Detection,
     filter: &mut dyn FnMut(usize, &ruleport_model::EventFilter) -> ruleport_model::EventFilter,
-    name: &mut dyn FnMut(&str) -> String,
+    name: &mut dyn FnMut(Option<usize>, &str) -> String,
 ) -> Detection {
     let mut i = 0usize;
     let mut next = |f: &ruleport_model::EventFilter| {
@@ -158,29 +160,32 @@ pub fn map_filters(
         Detection::Query(flt) => Detection::Query(next(flt)),
         Detection::Sequence(s) => {
             let mut s2 = s.clone();
-            s2.by = s.by.iter().map(|o| rename_operand(o, name)).collect();
-            for (st, orig) in s2.steps.iter_mut().zip(&s.steps) {
+            let steps: Vec<&SeqStep> = s.steps.iter().chain(s.until.iter()).collect();
+            let (shared, per_step) = split_shared_keys(&s.by, steps.len(), name);
+            s2.by = shared;
+            for (k, (st, orig)) in s2.steps.iter_mut().zip(&s.steps).enumerate() {
                 st.source.filter = next(&orig.source.filter);
-                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+                st.by = step_keys(&per_step, k, &orig.by, name);
                 st.source.aliases = orig
                     .source
                     .aliases
                     .iter()
-                    .map(|(k, v)| (k.clone(), name(v)))
+                    .map(|(a, v)| (a.clone(), name(Some(k), v)))
                     .collect();
             }
             if let (Some(st), Some(orig)) = (s2.until.as_mut(), s.until.as_ref()) {
                 st.source.filter = next(&orig.source.filter);
-                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+                st.by = step_keys(&per_step, s.steps.len(), &orig.by, name);
             }
             Detection::Sequence(s2)
         }
         Detection::Sample(s) => {
             let mut s2 = s.clone();
-            s2.by = s.by.iter().map(|o| rename_operand(o, name)).collect();
-            for (st, orig) in s2.steps.iter_mut().zip(&s.steps) {
+            let (shared, per_step) = split_shared_keys(&s.by, s.steps.len(), name);
+            s2.by = shared;
+            for (k, (st, orig)) in s2.steps.iter_mut().zip(&s.steps).enumerate() {
                 st.source.filter = next(&orig.source.filter);
-                st.by = orig.by.iter().map(|o| rename_operand(o, name)).collect();
+                st.by = step_keys(&per_step, k, &orig.by, name);
             }
             Detection::Sample(s2)
         }
@@ -191,17 +196,17 @@ pub fn map_filters(
                 src.aliases = orig
                     .aliases
                     .iter()
-                    .map(|(k, v)| (k.clone(), name(v)))
+                    .map(|(k, v)| (k.clone(), name(None, v)))
                     .collect();
             }
-            a2.group_by = a.group_by.iter().map(|g| name(g)).collect();
+            a2.group_by = a.group_by.iter().map(|g| name(None, g)).collect();
             for c in &mut a2.conditions {
                 c.metric = match &c.metric {
                     Metric::Count => Metric::Count,
-                    Metric::DistinctCount(x) => Metric::DistinctCount(name(x)),
-                    Metric::Sum(x) => Metric::Sum(name(x)),
-                    Metric::Avg(x) => Metric::Avg(name(x)),
-                    Metric::Percentile(x, p) => Metric::Percentile(name(x), *p),
+                    Metric::DistinctCount(x) => Metric::DistinctCount(name(None, x)),
+                    Metric::Sum(x) => Metric::Sum(name(None, x)),
+                    Metric::Avg(x) => Metric::Avg(name(None, x)),
+                    Metric::Percentile(x, p) => Metric::Percentile(name(None, x), *p),
                 };
             }
             Detection::Aggregation(a2)
@@ -209,11 +214,56 @@ pub fn map_filters(
         Detection::NewTerms(n) => {
             let mut n2 = n.clone();
             n2.filter = next(&n.filter);
-            n2.fields = n.fields.iter().map(|x| name(x)).collect();
+            n2.fields = n.fields.iter().map(|x| name(Some(0), x)).collect();
             Detection::NewTerms(n2)
         }
         Detection::Unsupported(u) => Detection::Unsupported(u.clone()),
     }
+}
+
+/// Shared join keys renamed for each of `steps` steps. When every step names them alike they
+/// stay shared; otherwise (a process start keys on `ProcessId`, its network event on
+/// `InitiatingProcessId`) each step gets its own names, returned per step.
+fn split_shared_keys(
+    by: &[Operand],
+    steps: usize,
+    name: &mut dyn FnMut(Option<usize>, &str) -> String,
+) -> (Vec<Operand>, Option<Vec<Vec<Operand>>>) {
+    let per_step: Vec<Vec<Operand>> = (0..steps)
+        .map(|k| {
+            by.iter()
+                .map(|o| rename_operand(o, &mut |n: &str| name(Some(k), n)))
+                .collect()
+        })
+        .collect();
+    match per_step.split_first() {
+        Some((first, rest)) if rest.iter().any(|r| r != first) => (Vec::new(), Some(per_step)),
+        Some((first, _)) => (first.clone(), None),
+        None => (
+            by.iter()
+                .map(|o| rename_operand(o, &mut |n: &str| name(None, n)))
+                .collect(),
+            None,
+        ),
+    }
+}
+
+/// Step `k`'s join keys: the shared keys it took over (when they differ by step), then its own.
+fn step_keys(
+    per_step: &Option<Vec<Vec<Operand>>>,
+    k: usize,
+    own: &[Operand],
+    name: &mut dyn FnMut(Option<usize>, &str) -> String,
+) -> Vec<Operand> {
+    let mut keys = per_step
+        .as_ref()
+        .and_then(|p| p.get(k).cloned())
+        .unwrap_or_default();
+    keys.extend(
+        own.iter()
+            .map(|o| rename_operand(o, &mut |n: &str| name(Some(k), n))),
+    );
+    keys
 }
 
 /// The log source of each event filter (in `Detection::filters` order), when it has its own.

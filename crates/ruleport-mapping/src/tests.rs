@@ -1,6 +1,6 @@
 use super::*;
 use crate::coverage::CoverageRow;
-use ruleport_model::{EventFilter, Piece, RuleMeta, SourceFormat};
+use ruleport_model::{EventFilter, Operand, Piece, RuleMeta, SeqStep, SourceFormat};
 use serde_json::json;
 
 fn lit(f: &str, v: &str) -> Expr {
@@ -1578,4 +1578,89 @@ fn conditions_a_source_assumes_count_towards_choosing_it() {
     };
     let ls = m.resolve_logsource(&r, &r.logsource, Some(&f.expr), None);
     assert_eq!(ls.map(|l| l.id.as_str()), Some("windows.ps_script"));
+}
+
+/// An Elastic Defend sequence: a Linux process start, then its network connection.
+fn linux_start_then_connect(by: &str) -> Rule {
+    let step = |category: &str, expr: Expr| {
+        let mut f = EventFilter::new(expr);
+        f.category = Some(category.into());
+        SeqStep::new(ruleport_model::EventSource::new(f))
+    };
+    let mut r = seed();
+    r.logsource = LogSource {
+        index: vec!["logs-endpoint.events.*".into()],
+        ..Default::default()
+    };
+    r.language = "eql".into();
+    r.detection = Detection::Sequence(ruleport_model::Sequence {
+        by: vec![Operand::field("host.id"), Operand::field(by)],
+        maxspan: None,
+        steps: vec![
+            step(
+                "process",
+                Expr::and(vec![
+                    lit("host.os.type", "linux"),
+                    lit("event.type", "start"),
+                    lit("process.name", "curl"),
+                ]),
+            ),
+            step(
+                "network",
+                Expr::and(vec![
+                    lit("host.os.type", "linux"),
+                    lit("destination.port", "4444"),
+                ]),
+            ),
+        ],
+        until: None,
+    });
+    r
+}
+
+#[test]
+fn shared_join_keys_that_each_step_names_differently_become_per_step_keys() {
+    let m = Mapping::builtin();
+    let mapped = m.map_rule(
+        &linux_start_then_connect("process.entity_id"),
+        Schema::Sentinel,
+    );
+    let Detection::Sequence(s) = &mapped.rule.detection else {
+        panic!("sequence")
+    };
+    // The process start is the process itself; the connection names it as initiating process.
+    assert!(s.by.is_empty(), "{:?}", s.by);
+    let keys: Vec<Vec<Operand>> = s.steps.iter().map(|st| st.by.clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            vec![Operand::field("DeviceId"), Operand::field("ProcessId")],
+            vec![
+                Operand::field("DeviceId"),
+                Operand::field("InitiatingProcessId")
+            ],
+        ]
+    );
+    assert!(
+        mapped
+            .approximations
+            .iter()
+            .any(|a| a.code == "join-key-identity" && a.reason.contains("process id")),
+        "{:?}",
+        mapped.approximations
+    );
+}
+
+#[test]
+fn shared_join_keys_named_alike_by_every_step_stay_shared() {
+    let m = Mapping::builtin();
+    let mapped = m.map_rule(&linux_start_then_connect("host.name"), Schema::Sentinel);
+    let Detection::Sequence(s) = &mapped.rule.detection else {
+        panic!("sequence")
+    };
+    assert_eq!(
+        s.by,
+        vec![Operand::field("DeviceId"), Operand::field("DeviceName")]
+    );
+    assert!(s.steps.iter().all(|st| st.by.is_empty()));
 }
