@@ -507,8 +507,8 @@ impl Mapping {
                 let mut out = f.clone();
                 let assumed = match ls {
                     Some(l) => {
-                        strip_implied(&mut out, l, fk);
-                        let mut notes = assumed::strip_assumed(&mut out, l, fk);
+                        let mut notes = strip_implied(&mut out, l, fk);
+                        notes.extend(assumed::strip_assumed(&mut out, l, fk));
                         // `f.expr` is the filter before stripping.
                         notes.extend(assumed::unselected_notes(&f.expr, &out.expr, l, tk));
                         notes
@@ -1038,9 +1038,9 @@ fn group_expr(g: &MatchGroup, case: Case) -> Expr {
 /// Remove top-level conjuncts (and an EQL category) that identify the log source: the target's
 /// selection implies them. Only conjuncts of a group the filter satisfies are removed, and
 /// conjuncts stating only values the side lists as `implied`.
-fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
+fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> Vec<Approximation> {
     let Some(side) = l.side(from_key) else {
-        return;
+        return Vec::new();
     };
     let mut conj = top_level_literals(&f.expr);
     if let Some(cat) = &f.category {
@@ -1058,7 +1058,7 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
     }
     let best = best.map(|(_, g)| g);
     if best.is_none() && side.implied.is_none() {
-        return;
+        return Vec::new();
     }
     // A conjunct follows from the selection when every value the selection admits is one the
     // conjunct allows (`EventID in (12, 13)` does not follow from a source of 12, 13 and 14).
@@ -1072,14 +1072,45 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) {
                     .is_some_and(|g| group_allows(g, &field, &vals))
         })
     };
+    // A conjunct naming an implied value and others (`event.action in (exec, fork)` on a
+    // source of process starts) also holds for every event of the source; the events its
+    // other values name are not in the source, which the port says.
+    let mut notes = Vec::new();
+    let mut partly_implied = |c: &Expr| -> bool {
+        let Some((field, vals)) = literal_disjunction(c) else {
+            return false;
+        };
+        let Some(group) = side.implied.as_ref() else {
+            return false;
+        };
+        let (held, missing): (Vec<String>, Vec<String>) = vals
+            .into_iter()
+            .partition(|v| group_allows(group, &field, std::slice::from_ref(v)));
+        if held.is_empty() || missing.is_empty() {
+            return false;
+        }
+        notes.push(Approximation::new(
+            "unrecorded-events",
+            format!(
+                "`{field}: {}` is not tested: log source `{}` records only `{}` events, not `{}` ones",
+                held.iter().chain(&missing).cloned().collect::<Vec<_>>().join(" or "),
+                l.id,
+                held.join(" or "),
+                missing.join(" or ")
+            ),
+        ));
+        true
+    };
+    let mut drop = |c: &Expr| implied(c) || partly_implied(c);
     f.expr = match &f.expr {
-        Expr::And(v) => Expr::and(v.iter().filter(|c| !implied(c)).cloned().collect()),
-        other if implied(other) => Expr::Const(true),
+        Expr::And(v) => Expr::and(v.iter().filter(|c| !drop(c)).cloned().collect()),
+        other if drop(other) => Expr::Const(true),
         other => other.clone(),
     };
     if f.category.is_some() && best.is_some_and(|g| g.contains_key("event.category")) {
         f.category = None;
     }
+    notes
 }
 
 /// Whether a group names `field` and allows every one of `vals` (case-insensitive).

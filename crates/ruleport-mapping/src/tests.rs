@@ -1664,3 +1664,53 @@ fn shared_join_keys_named_alike_by_every_step_stay_shared() {
     );
     assert!(s.steps.iter().all(|st| st.by.is_empty()));
 }
+
+#[test]
+fn a_conjunct_naming_events_the_source_does_not_record_is_dropped_with_a_note() {
+    let m = Mapping::builtin();
+    let mut r = seed();
+    r.logsource = LogSource {
+        index: vec!["logs-endpoint.events.process-*".into()],
+        ..Default::default()
+    };
+    let mut f = EventFilter::new(Expr::and(vec![
+        lit("host.os.type", "linux"),
+        Expr::or(vec![
+            lit("event.action", "exec"),
+            lit("event.action", "fork"),
+        ]),
+        lit("process.name", "curl"),
+    ]));
+    f.category = Some("process".into());
+    r.detection = Detection::Query(f);
+    let mapped = m.map_rule(&r, Schema::Sentinel);
+    assert_eq!(
+        mapped.selection.tables,
+        vec!["DeviceProcessEvents".to_string()]
+    );
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(f.expr, lit("FileName", "curl"));
+    let note = mapped
+        .approximations
+        .iter()
+        .find(|a| a.code == "unrecorded-events")
+        .unwrap_or_else(|| panic!("{:?}", mapped.approximations));
+    assert!(note.reason.contains("`fork`"), "{}", note.reason);
+
+    // Only implied values: dropped without a note, as before.
+    let Detection::Query(f) = &mut r.detection else {
+        panic!("query")
+    };
+    f.expr = Expr::and(vec![
+        lit("host.os.type", "linux"),
+        lit("event.action", "exec"),
+        lit("process.name", "curl"),
+    ]);
+    let mapped = m.map_rule(&r, Schema::Sentinel);
+    assert!(!mapped
+        .approximations
+        .iter()
+        .any(|a| a.code == "unrecorded-events"));
+}
