@@ -1057,7 +1057,7 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> V
         }
     }
     let best = best.map(|(_, g)| g);
-    if best.is_none() && side.implied.is_none() {
+    if best.is_none() && side.implied.is_none() && side.match_spec.is_none() {
         return Vec::new();
     }
     // A conjunct follows from the selection when every value the selection admits is one the
@@ -1101,7 +1101,47 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> V
         ));
         true
     };
-    let mut drop = |c: &Expr| implied(c) || partly_implied(c);
+    // A disjunction holds for every event of the source when one of its branches does
+    // (`data_stream.dataset: network_traffic.flow or event.category: network` on firewall logs).
+    let groups: Vec<&MatchGroup> = side.match_spec.iter().flat_map(|s| s.groups()).collect();
+    // The branch that holds for every event of the source, as `field: values`.
+    let implied_branch = |c: &Expr| -> Option<String> {
+        let Expr::Or(items) = c else { return None };
+        // `a: (x or y) or b: z` arrives flattened: regroup the branches by field.
+        let mut by_field: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for x in items {
+            if let Some((f, vs)) = literal_disjunction(x) {
+                by_field.entry(f).or_default().extend(vs);
+            }
+        }
+        // One field's values are a plain conjunct, left to `implied`.
+        if by_field.len() < 2 {
+            return None;
+        }
+        by_field.into_iter().find_map(|(f, vals)| {
+            let holds = (!groups.is_empty() && groups.iter().all(|g| group_within(g, &f, &vals)))
+                || side
+                    .implied
+                    .as_ref()
+                    .is_some_and(|g| group_allows(g, &f, &vals));
+            holds.then(|| format!("{f}: {}", vals.join(" or ")))
+        })
+    };
+    let mut branch_notes = Vec::new();
+    let mut branch_implied = |c: &Expr| match implied_branch(c) {
+        Some(branch) => {
+            branch_notes.push(Approximation::new(
+                "other-branches-unread",
+                format!(
+                    "a disjunction is not tested: its branch `{branch}` holds for every event of log source `{}`, which is all the port reads; events its other branches name elsewhere are not read",
+                    l.id
+                ),
+            ));
+            true
+        }
+        None => false,
+    };
+    let mut drop = |c: &Expr| implied(c) || partly_implied(c) || branch_implied(c);
     f.expr = match &f.expr {
         Expr::And(v) => Expr::and(v.iter().filter(|c| !drop(c)).cloned().collect()),
         other if drop(other) => Expr::Const(true),
@@ -1110,6 +1150,7 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> V
     if f.category.is_some() && best.is_some_and(|g| g.contains_key("event.category")) {
         f.category = None;
     }
+    notes.extend(branch_notes);
     notes
 }
 

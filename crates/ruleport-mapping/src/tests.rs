@@ -1714,3 +1714,57 @@ fn a_conjunct_naming_events_the_source_does_not_record_is_dropped_with_a_note() 
         .iter()
         .any(|a| a.code == "unrecorded-events"));
 }
+
+#[test]
+fn a_disjunction_one_branch_of_which_every_source_event_meets_is_dropped_with_a_note() {
+    let m = Mapping::builtin();
+    let mut r = seed();
+    r.logsource = LogSource {
+        index: vec!["logs-panw.panos-*".into()],
+        ..Default::default()
+    };
+    r.detection = Detection::Query(EventFilter::new(Expr::and(vec![
+        Expr::or(vec![
+            lit("data_stream.dataset", "network_traffic.flow"),
+            lit("event.category", "network"),
+            lit("event.category", "network_traffic"),
+        ]),
+        lit("network.transport", "tcp"),
+    ])));
+    let mapped = m.map_rule(&r, Schema::Sentinel);
+    assert_eq!(
+        mapped.selection.logsource_id.as_deref(),
+        Some("network.firewall")
+    );
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(f.expr, lit("Protocol", "tcp"));
+    let note = mapped
+        .approximations
+        .iter()
+        .find(|a| a.code == "other-branches-unread")
+        .unwrap_or_else(|| panic!("{:?}", mapped.approximations));
+    assert!(
+        note.reason.contains("event.category: network"),
+        "{}",
+        note.reason
+    );
+
+    // No branch holds for every firewall event: the disjunction stays.
+    let Detection::Query(f) = &mut r.detection else {
+        panic!("query")
+    };
+    f.expr = Expr::and(vec![
+        Expr::or(vec![
+            lit("data_stream.dataset", "network_traffic.flow"),
+            lit("event.action", "flow_started"),
+        ]),
+        lit("event.category", "network"),
+    ]);
+    let mapped = m.map_rule(&r, Schema::Sentinel);
+    assert!(!mapped
+        .approximations
+        .iter()
+        .any(|a| a.code == "other-branches-unread"));
+}
