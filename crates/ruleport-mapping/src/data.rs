@@ -179,11 +179,11 @@ impl FieldRow {
     /// so that a value is never renamed without being translated (`Initiated: 'true'` on a
     /// `sentinel`-only row must not become XDR `ActionType == "true"`).
     fn values_key<'k>(&self, key: &'k str) -> &'k str {
-        if key.starts_with("sentinel_")
-            && self.name(key).is_none()
-            && self.name("sentinel_sets").is_none()
-            && self.name("sentinel").is_some()
-        {
+        if !key.starts_with("sentinel_") || self.name(key).is_some() {
+            key
+        } else if self.name("sentinel_sets").is_some() {
+            "sentinel_sets"
+        } else if self.name("sentinel").is_some() {
             "sentinel"
         } else {
             key

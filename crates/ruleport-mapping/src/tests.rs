@@ -1768,3 +1768,29 @@ fn a_disjunction_one_branch_of_which_every_source_event_meets_is_dropped_with_a_
         .iter()
         .any(|a| a.code == "other-branches-unread"));
 }
+
+#[test]
+fn a_security_event_action_becomes_every_event_id_that_carries_it() {
+    let m = Mapping::builtin();
+    let mut r = seed();
+    r.logsource = LogSource {
+        index: vec!["logs-system.security*".into()],
+        ..Default::default()
+    };
+    r.detection = Detection::Query(EventFilter::new(Expr::and(vec![
+        lit("event.provider", "Microsoft-Windows-Security-Auditing"),
+        lit("event.action", "added-member-to-group"),
+    ])));
+    let mapped = m.map_rule(&r, Schema::Splunk);
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(
+        f.expr,
+        Expr::or(vec![
+            lit("EventCode", "4728"),
+            lit("EventCode", "4732"),
+            lit("EventCode", "4756"),
+        ])
+    );
+}
