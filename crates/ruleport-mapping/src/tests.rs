@@ -1793,4 +1793,20 @@ fn a_security_event_action_becomes_every_event_id_that_carries_it() {
             lit("EventCode", "4756"),
         ])
     );
+    // Categories come from the same table: `session` files only the reconnect/disconnect pair.
+    let Detection::Query(f) = &mut r.detection else {
+        panic!("query")
+    };
+    f.expr = Expr::and(vec![
+        lit("event.provider", "Microsoft-Windows-Security-Auditing"),
+        lit("event.category", "session"),
+    ]);
+    let mapped = m.map_rule(&r, Schema::Splunk);
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(
+        f.expr,
+        Expr::or(vec![lit("EventCode", "4778"), lit("EventCode", "4779")])
+    );
 }
