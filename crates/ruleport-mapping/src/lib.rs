@@ -519,6 +519,24 @@ impl Mapping {
                 c.approximations.extend(assumed);
                 let saved = c.ls;
                 c.ls = ls;
+                // An EQL category the source's rows translate (Windows Security: event ids) is
+                // tested like any other field instead of being left to the target's selection.
+                if let Some(cat) = out.category.clone() {
+                    if c.to != Schema::Ecs
+                        && c.lookup("event.category", false)
+                            .is_some_and(|h| h.row.is_some())
+                    {
+                        out.expr = Expr::and(vec![
+                            Expr::matches(
+                                "event.category",
+                                StrPattern::literal(cat),
+                                Case::Sensitive,
+                            ),
+                            std::mem::replace(&mut out.expr, Expr::Const(true)),
+                        ]);
+                        out.category = None;
+                    }
+                }
                 out.expr = c.map_expr(std::mem::replace(&mut out.expr, Expr::Const(true)), 0);
                 c.ls = saved;
                 out
