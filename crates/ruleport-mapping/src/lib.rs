@@ -1132,12 +1132,17 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> V
                 by_field.entry(f).or_default().extend(vs);
             }
         }
-        // One field's values are a plain conjunct, left to `implied`.
-        if by_field.len() < 2 {
+        // One field's values are a plain conjunct, left to `implied` for Sigma, whose log
+        // source already scopes the rule; an Elastic rule naming several datasets
+        // (`data_stream.dataset: (azure.signinlogs or o365.audit)`) reads only the source.
+        if by_field.len() < 2 && from_key != "ecs" {
             return None;
         }
         by_field.into_iter().find_map(|(f, vals)| {
-            let holds = (!groups.is_empty() && groups.iter().all(|g| group_within(g, &f, &vals)))
+            // Groups naming other fields are other spellings of the source (event.dataset
+            // for data_stream.dataset); every group naming this field must admit only `vals`.
+            let naming: Vec<&&MatchGroup> = groups.iter().filter(|g| g.contains_key(&f)).collect();
+            let holds = (!naming.is_empty() && naming.iter().all(|g| group_within(g, &f, &vals)))
                 || side
                     .implied
                     .as_ref()

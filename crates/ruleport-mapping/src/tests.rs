@@ -1810,3 +1810,34 @@ fn a_security_event_action_becomes_every_event_id_that_carries_it() {
         Expr::or(vec![lit("EventCode", "4778"), lit("EventCode", "4779")])
     );
 }
+
+#[test]
+fn an_elastic_rule_naming_several_datasets_reads_the_chosen_one_with_a_note() {
+    let m = Mapping::builtin();
+    let mut r = seed();
+    r.detection = Detection::Query(EventFilter::new(Expr::and(vec![
+        Expr::or(vec![
+            lit("data_stream.dataset", "azure.signinlogs"),
+            lit("data_stream.dataset", "o365.audit"),
+        ]),
+        lit("azure.signinlogs.properties.app_display_name", "Azure CLI"),
+    ])));
+    let mapped = m.map_rule(&r, Schema::Sentinel);
+    assert_eq!(mapped.selection.tables, vec!["SigninLogs".to_string()]);
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert!(
+        !f.expr.fields().iter().any(|n| n.contains("dataset")),
+        "{:?}",
+        f.expr
+    );
+    assert!(
+        mapped
+            .approximations
+            .iter()
+            .any(|a| a.code == "other-branches-unread" && a.reason.contains("o365.audit")),
+        "{:?}",
+        mapped.approximations
+    );
+}
