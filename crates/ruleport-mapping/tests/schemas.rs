@@ -185,8 +185,10 @@ fn sentinel_columns_exist_with_their_types() {
                     continue;
                 }
                 checked += 1;
-                let (column, below) = match name.split_once('.') {
-                    Some((c, rest)) => (c, Some(rest)),
+                // The column is the name up to the first member (`.b`) or element
+                // (`[0]`, `[]`, `['b.c']`) step.
+                let (column, below) = match name.find(['.', '[']) {
+                    Some(i) => (&name[..i], Some(&name[i..])),
                     None => (name, None),
                 };
                 let column = column.trim_end_matches('*');
