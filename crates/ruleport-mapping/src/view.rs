@@ -672,9 +672,21 @@ mod sentinel_path_tests {
     #[test]
     fn sentinel_paths_keep_quoted_keys_and_arrays() {
         let mut out = Map::new();
-        insert_sentinel(&mut out, "Annotations['authorization.k8s.io/decision']", json!("forbid"));
-        insert_sentinel(&mut out, "RequestObject.spec.containers[].image", json!("nginx"));
-        insert_sentinel(&mut out, "RequestObject.spec.containers[].securityContext.privileged", json!(true));
+        insert_sentinel(
+            &mut out,
+            "Annotations['authorization.k8s.io/decision']",
+            json!("forbid"),
+        );
+        insert_sentinel(
+            &mut out,
+            "RequestObject.spec.containers[].image",
+            json!("nginx"),
+        );
+        insert_sentinel(
+            &mut out,
+            "RequestObject.spec.containers[].securityContext.privileged",
+            json!(true),
+        );
         insert_sentinel(&mut out, "SourceIps[]", json!("10.0.0.1"));
         insert_sentinel(&mut out, "User.groups[]", json!(["a", "b"]));
         insert_sentinel(&mut out, "Plain", json!(1));
