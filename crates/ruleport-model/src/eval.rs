@@ -76,6 +76,12 @@ enum CompiledOp {
         case: Case,
     },
     IsTrue,
+    /// Analysed text: the query's tokens (computed once) and how they must occur.
+    Text {
+        tokens: Vec<String>,
+        analyzer: crate::text::Analyzer,
+        mode: crate::text::TextMode,
+    },
     /// Several `Match`/`Regex` ops ORed on one subject: some value satisfies one of them.
     AnyOf(Box<AnyOf>),
 }
@@ -406,6 +412,11 @@ fn compile_pred(p: &Predicate, ids: &mut FieldIds) -> Result<CompiledPred, EvalE
             case: *case,
         },
         Op::IsTrue => CompiledOp::IsTrue,
+        Op::Text(q) => CompiledOp::Text {
+            tokens: q.tokens(),
+            analyzer: q.analyzer,
+            mode: q.mode,
+        },
     };
     Ok(CompiledPred {
         subject: p.subject.clone(),
@@ -555,6 +566,16 @@ fn leaf_matches(
         CompiledOp::Regex(re) => leaf.text().is_some_and(|t| re.is_match(t)),
         CompiledOp::Cidr(net) => leaf.text().is_some_and(|t| cidr_contains(net, t)),
         CompiledOp::AnyOf(a) => a.matches(leaf, shared_hit),
+        CompiledOp::Text {
+            tokens,
+            analyzer,
+            mode,
+        } => match leaf.value() {
+            Value::Object(_) | Value::Array(_) | Value::Null => false,
+            _ => leaf
+                .text()
+                .is_some_and(|t| crate::text::tokens_match(tokens, *mode, &analyzer.tokens(t))),
+        },
         CompiledOp::Exists | CompiledOp::IsTrue | CompiledOp::FieldRef { .. } => false,
     }
 }
@@ -1400,7 +1421,8 @@ fn pred_witness(p: &Predicate, ids: &FieldIds) -> Option<Witness> {
         | Op::Cidr(_)
         | Op::Exists
         | Op::FieldRef { .. }
-        | Op::IsTrue => Witness::Present(id),
+        | Op::IsTrue
+        | Op::Text(_) => Witness::Present(id),
     })
 }
 
