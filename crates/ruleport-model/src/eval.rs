@@ -1595,6 +1595,35 @@ mod tests {
     }
 
     #[test]
+    fn analysed_text_phrase_and_any_word() {
+        use crate::text::{Analyzer, TextMode, TextQuery};
+        let t = |q: &str, mode| {
+            Expr::pred(
+                Subject::field("msg"),
+                Op::Text(TextQuery::new(q, Analyzer::Standard, mode)),
+            )
+        };
+        let phrase = t("Access Denied", TextMode::Phrase);
+        let any = t("Access Denied", TextMode::AnyWord);
+        let on = |e: &Expr, v: Value| expr_matches(e, &json!({ "msg": v })).expect("eval");
+        assert!(on(&phrase, json!("ERROR: access denied (code 5)")));
+        assert!(!on(&phrase, json!("denied access")));
+        assert!(!on(&phrase, json!("AccessDenied")));
+        assert!(on(&any, json!("denied access")));
+        assert!(on(&any, json!("permission denied")));
+        assert!(!on(&any, json!("AccessDenied")));
+        // Any element of an array; a phrase never spans two elements.
+        assert!(on(&phrase, json!(["x", "ACCESS DENIED"])));
+        assert!(!on(&phrase, json!(["access", "denied"])));
+        // Numbers are text; a missing field or a query without words matches nothing.
+        assert!(on(&t("404", TextMode::Phrase), json!(404)));
+        assert!(!expr_matches(&phrase, &json!({})).expect("eval"));
+        assert!(!on(&t("--", TextMode::Phrase), json!("--")));
+        // Negation is plain: a missing field satisfies `not`.
+        assert!(expr_matches(&Expr::not(phrase), &json!({})).expect("eval"));
+    }
+
+    #[test]
     fn typed_equality() {
         let e = Expr::pred(Subject::field("id"), Op::Eq(Scalar::Int(4688)));
         assert!(expr_matches(&e, &json!({"id": "4688"})).expect("eval"));
