@@ -409,38 +409,20 @@ fn query_error(ctx: &mut Ctx<'_>, d: Diagnostic, q: &Query) {
     ctx.push(d);
 }
 
-/// What importing a kuery query gives: the expression, or valid kuery the model cannot hold.
-enum Kuery {
-    Expr(ruleport_model::Expr),
-    Unsupported(Detection),
-}
-
-fn kuery_import(ctx: &mut Ctx<'_>, q: &Query) -> Option<Kuery> {
+/// The expression of a kuery query; valid kuery the model cannot hold (a wildcard on an
+/// analysed text field) is `Err` with the unsupported detection to keep instead.
+fn kuery(ctx: &mut Ctx<'_>, q: &Query) -> Option<Result<ruleport_model::Expr, Detection>> {
     match ruleport_kuery::parse_to_expr(&q.text) {
-        Ok(e) => Some(Kuery::Expr(e)),
+        Ok(e) => Some(Ok(e)),
         Err(d) if d.code == ruleport_kuery::E_TEXT_WILDCARD => {
             let reason = format!("{} [{}]", d.message, d.code);
-            Some(Kuery::Unsupported(unsupported(
-                "kuery",
-                &reason,
-                Some(q),
-                Some("kuery"),
-            )))
+            Some(Err(unsupported("kuery", &reason, Some(q), Some("kuery"))))
         }
         Err(d) => {
             query_error(ctx, d, q);
             None
         }
     }
-}
-
-/// The expression of a kuery query; valid kuery the model cannot hold is `Err` with the
-/// unsupported detection to keep instead.
-fn kuery(ctx: &mut Ctx<'_>, q: &Query) -> Option<Result<ruleport_model::Expr, Detection>> {
-    Some(match kuery_import(ctx, q)? {
-        Kuery::Expr(e) => Ok(e),
-        Kuery::Unsupported(d) => Err(d),
-    })
 }
 
 fn unsupported(kind: &str, reason: &str, q: Option<&Query>, language: Option<&str>) -> Detection {

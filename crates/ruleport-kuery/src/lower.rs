@@ -85,10 +85,7 @@ fn lower_node(n: &Node, depth: usize, prefix: &str) -> Result<Expr, Diagnostic> 
                 Some(f) => Some(field_name(f)?),
                 None => None,
             };
-            let field = match &subject {
-                Some(name) => Some(FieldCtx::new(name, prefix)),
-                None => None,
-            };
+            let field = subject.as_ref().map(|name| FieldCtx::new(name, prefix));
             lower_values(field.as_ref(), values, depth + 1)?
         }
     })
