@@ -191,17 +191,13 @@ impl Emitter<'_> {
     /// The field written for `name` and the value side of `field:value`.
     fn field_value(&mut self, name: &str, op: &Op) -> Res<(String, String)> {
         if let (true, Op::Match { pattern, .. }) = (self.use_caseless(name, op), op) {
-            // The normalizer lower-cases values and query alike: a lower-cased pattern on the
-            // `.caseless` field is the case-insensitive match.
-            let folded = StrPattern::new(pattern.pieces().iter().map(|p| match p {
-                Piece::Lit(s) => Piece::Lit(ruleport_model::matching::fold(s)),
-                other => other.clone(),
-            }));
+            // The normalizer lower-cases indexed values and the query (values and wildcard
+            // terms) alike, so the pattern is written as it is.
             let field = format!("{name}.caseless");
             let v = self.value_text(
                 &field,
                 &Op::Match {
-                    pattern: folded,
+                    pattern: pattern.clone(),
                     case: Case::Sensitive,
                 },
             )?;

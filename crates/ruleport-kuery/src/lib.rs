@@ -19,7 +19,7 @@ pub use emit::{emit_expr, emit_expr_with, field_text, quoted};
 pub use eval::{matches, CompiledKuery};
 pub use lower::{field_name, lower, E_FIELD, E_TEXT_WILDCARD};
 pub use parser::{parse, E_DEPTH, E_SYNTAX, MAX_DEPTH};
-pub use target::{category_field, query_expr, Kuery};
+pub use target::{category_field, has_caseless_fields, query_expr, Kuery};
 
 use ruleport_model::{Diagnostic, Expr};
 

@@ -48,9 +48,14 @@ pub fn query_expr(
     Expr::and(parts)
 }
 
-/// Whether every index the rule reads has the `.caseless` multi-fields (the selection's indexes,
-/// else the rule's own).
-fn has_caseless_fields(rule: &MappedRule) -> bool {
+/// Whether case-insensitive matches on `process.name`/`process.executable` may be written on
+/// their `.caseless` fields: every index the rule reads has them (the selection's indexes, else
+/// the rule's own), or the rule is kuery, whose only case-insensitive matches are its own
+/// `.caseless` terms (writing them back keeps the author's query).
+pub fn has_caseless_fields(rule: &MappedRule) -> bool {
+    if rule.rule.language == "kuery" {
+        return true;
+    }
     let indexes = if rule.selection.indexes.is_empty() {
         &rule.rule.logsource.index
     } else {
