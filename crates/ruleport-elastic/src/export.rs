@@ -8,7 +8,7 @@
 
 use crate::import::import_str;
 use crate::schema::*;
-use ruleport_kuery::{emit_expr, parse_to_expr, query_expr};
+use ruleport_kuery::{emit_expr_with, has_caseless_fields, parse_to_expr, query_expr};
 use ruleport_model::{
     Approximation, CmpOp, Detection, Diagnostic, EventFilter, Expr, Fidelity, MappedRule, Metric,
     Port, Rule, RuleFormat, Schema, Severity, SourceFormat, TargetId, Unsupported,
@@ -107,7 +107,7 @@ fn kuery_text(
     if let Some(t) = original_kuery(&mr.rule, expr) {
         return Ok(t);
     }
-    let (text, a) = emit_expr(expr, &kuery_kind(mr))?;
+    let (text, a) = emit_expr_with(expr, &kuery_kind(mr), has_caseless_fields(mr))?;
     approx.extend(a);
     Ok(text)
 }

@@ -409,9 +409,15 @@ fn query_error(ctx: &mut Ctx<'_>, d: Diagnostic, q: &Query) {
     ctx.push(d);
 }
 
-fn kuery(ctx: &mut Ctx<'_>, q: &Query) -> Option<ruleport_model::Expr> {
+/// The expression of a kuery query; valid kuery the model cannot hold (a wildcard on an
+/// analysed text field) is `Err` with the unsupported detection to keep instead.
+fn kuery(ctx: &mut Ctx<'_>, q: &Query) -> Option<Result<ruleport_model::Expr, Detection>> {
     match ruleport_kuery::parse_to_expr(&q.text) {
-        Ok(e) => Some(e),
+        Ok(e) => Some(Ok(e)),
+        Err(d) if d.code == ruleport_kuery::E_TEXT_WILDCARD => {
+            let reason = format!("{} [{}]", d.message, d.code);
+            Some(Err(unsupported("kuery", &reason, Some(q), Some("kuery"))))
+        }
         Err(d) => {
             query_error(ctx, d, q);
             None
@@ -485,7 +491,10 @@ fn detection(
                     lang,
                 ));
             }
-            let expr = kuery(ctx, q)?;
+            let expr = match kuery(ctx, q)? {
+                Ok(e) => e,
+                Err(d) => return Some((d, lang)),
+            };
             Some((Detection::Query(EventFilter::new(expr)), lang))
         }
         "eql" => {
@@ -517,6 +526,10 @@ fn detection(
             let expr = kuery(ctx, q);
             let agg = threshold(ctx, rule_t, at);
             let (expr, mut agg) = (expr?, agg?);
+            let expr = match expr {
+                Ok(e) => e,
+                Err(d) => return Some((d, lang)),
+            };
             agg.sources = vec![EventSource::new(EventFilter::new(expr))];
             Some((Detection::Aggregation(agg), lang))
         }
@@ -527,6 +540,10 @@ fn detection(
             let expr = kuery(ctx, q);
             let nt = new_terms(ctx, rule_t, at);
             let (expr, (fields, history_window_start)) = (expr?, nt?);
+            let expr = match expr {
+                Ok(e) => e,
+                Err(d) => return Some((d, lang)),
+            };
             Some((
                 Detection::NewTerms(NewTerms {
                     filter: EventFilter::new(expr),

@@ -512,13 +512,20 @@ fn exports_a_sigma_rule_as_kuery_with_escaping() {
     assert_eq!(back.meta.risk_score, Some(73));
     assert_eq!(back.logsource.index, ["logs-endpoint.events.process-*"]);
     assert_eq!(back.language, "kuery");
-    // Kuery has no case-insensitive match: the values come back case-sensitive.
+    // Elastic Defend's process events have `process.name.caseless` (a lower-case normalizer):
+    // that match stays case-insensitive. Kuery has no other case-insensitive match, so the
+    // command line comes back case-sensitive.
+    assert!(
+        port.text.contains("process.name.caseless:"),
+        "{}",
+        port.text
+    );
     let sensitive = Expr::and(vec![
         lit("event.category", "process"),
         Expr::matches(
             "process.name",
             StrPattern::suffix("\\cmd.exe"),
-            Case::Sensitive,
+            Case::Insensitive,
         ),
         Expr::matches(
             "process.command_line",

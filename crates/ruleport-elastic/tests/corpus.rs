@@ -114,7 +114,8 @@ fn every_corpus_rule_loads_and_round_trips() {
 
         if let Some(expr) = kuery_filter(&rule) {
             kuery += 1;
-            match ruleport_kuery::emit_expr(expr, &|_| FieldKind::Keyword) {
+            // A kuery rule's case-insensitive matches are its own `.caseless` terms.
+            match ruleport_kuery::emit_expr_with(expr, &|_| FieldKind::Keyword, true) {
                 Ok((text, _)) => match ruleport_kuery::parse_to_expr(&text) {
                     Ok(again) if &again == expr => kuery_rt += 1,
                     Ok(_) => failures.push(format!("kuery {}: model changed: {text}", f.display())),

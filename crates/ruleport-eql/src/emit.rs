@@ -630,6 +630,18 @@ impl Emitter<'_> {
     }
 
     fn pred(&mut self, p: &Predicate) -> EResult<Text> {
+        if let Op::Text(q) = &p.op {
+            // Elasticsearch EQL refuses text and match_only_text fields, and a wildcard on
+            // the keyword form would match substrings rather than words.
+            let field = p.subject.field_name().unwrap_or("a keyword search");
+            return Err(unsupported(
+                "eql-text-field",
+                format!(
+                    "Elasticsearch EQL cannot search the analysed text field `{field}` for the words of `{}`",
+                    q.text
+                ),
+            ));
+        }
         if let Some(class) = self.class_of(p) {
             if let Op::Regex(spec) = &p.op {
                 let (text, ci) = self.regex(spec)?;

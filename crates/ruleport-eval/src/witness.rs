@@ -165,7 +165,45 @@ fn satisfying_value(p: &Predicate) -> Option<Value> {
         Op::Exists => Value::String("present".into()),
         Op::FieldRef { .. } => Value::String("same-value".into()),
         Op::IsTrue => return None,
+        // Inside longer text, with the surrounding words in another case.
+        Op::Text(q) => Value::String(format!("Write-Output FIRST; {} LAST", q.text.trim())),
     })
+}
+
+/// Values that probe analysed text: the words in another case, not adjacent, in reverse order,
+/// glued into one word, a word extended into a longer one, and separated by punctuation.
+fn text_variants(q: &ruleport_model::TextQuery) -> Vec<(&'static str, String)> {
+    let words: Vec<String> = q.text.split_whitespace().map(str::to_string).collect();
+    let tokens = q.tokens();
+    let mut out = vec![
+        ("the words in another case", flip_case(q.text.trim())),
+        (
+            "a word extended into a longer one",
+            format!("{}Extra", q.text.trim()),
+        ),
+        (
+            "a longer word ending in the text",
+            format!("Pre{}", q.text.trim()),
+        ),
+        (
+            "the tokens glued together",
+            tokens.iter().map(|t| t.to_uppercase()).collect::<String>(),
+        ),
+        ("the tokens separated by punctuation", tokens.join("::")),
+    ];
+    if words.len() > 1 {
+        out.push(("the words not adjacent", words.join(" other ")));
+        let mut rev = words.clone();
+        rev.reverse();
+        out.push(("the words in reverse order", rev.join(" ")));
+    }
+    if let Some(last) = tokens.last() {
+        if last.chars().count() > 1 {
+            let cut: String = last.chars().take(last.chars().count() - 1).collect();
+            out.push(("part of a word", format!("x {cut} y")));
+        }
+    }
+    out
 }
 
 fn first_host(net: &ipnet::IpNet) -> String {
@@ -322,6 +360,11 @@ fn near_misses(
             out.push((label, e));
         };
         push(format!("`{f}` missing"), None);
+        if let Op::Text(q) = &p.op {
+            for (what, v) in text_variants(q) {
+                push(format!("`{f}` with {what}"), Some(Value::String(v)));
+            }
+        }
         match cur {
             Value::String(s) => {
                 let flipped = flip_case(s);

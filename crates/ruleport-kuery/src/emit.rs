@@ -4,11 +4,12 @@
 //! one field folded into `f:(a or b)`, literals always quoted (see [`quoted`]), wildcard
 //! patterns unquoted with every special character, control character and keyword hazard escaped.
 
+use crate::analysis::{text_analyzer, CASELESS_SIBLINGS};
 use crate::lower::{cidr, float_text};
 use crate::parser::{is_js_whitespace, is_special, MAX_DEPTH};
 use ruleport_model::{
     Approximation, Case, CmpOp, Expr, FieldKind, Op, PatternShape, Piece, Predicate, Scalar,
-    StrPattern, Subject, TargetId, Unsupported,
+    StrPattern, Subject, TargetId, TextMode, TextQuery, Unsupported,
 };
 
 /// Expression depth the emitter accepts (each level can add two parser levels: `not (`).
@@ -25,11 +26,22 @@ pub fn emit_expr(
     expr: &Expr,
     kind_of: &dyn Fn(&str) -> FieldKind,
 ) -> Result<(String, Vec<Approximation>), Unsupported> {
+    emit_expr_with(expr, kind_of, false)
+}
+
+/// [`emit_expr`]; `caseless`: every index the query runs on has the `.caseless` multi-fields
+/// of [`CASELESS_SIBLINGS`], so case-insensitive matches on them are written there.
+pub fn emit_expr_with(
+    expr: &Expr,
+    kind_of: &dyn Fn(&str) -> FieldKind,
+    caseless: bool,
+) -> Result<(String, Vec<Approximation>), Unsupported> {
     let mut e = Emitter {
         kind_of,
         approx: Vec::new(),
         prefix: String::new(),
         last_case_note: None,
+        caseless,
     };
     let text = match expr {
         // The empty query is Kibana's match_all.
@@ -59,6 +71,8 @@ struct Emitter<'a> {
     prefix: String,
     /// Prefix, field and case-insensitivity of the last [`Emitter::case_note`] call.
     last_case_note: Option<(String, Option<String>, bool)>,
+    /// Whether `.caseless` multi-fields may be used (see [`emit_expr_with`]).
+    caseless: bool,
 }
 
 impl Emitter<'_> {
@@ -127,27 +141,69 @@ impl Emitter<'_> {
 
     /// How many leading items are value predicates on the same field (foldable into a list).
     fn value_run(&self, items: &[Expr]) -> usize {
-        let Some(first) = items.first().and_then(list_field) else {
+        fn key<'e>(em: &Emitter<'_>, e: &'e Expr) -> Option<(&'e str, bool)> {
+            let f = list_field(e)?;
+            let caseless = matches!(e, Expr::Pred(p) if em.use_caseless(f, &p.op));
+            Some((f, caseless))
+        }
+        let Some(first) = items.first().and_then(|e| key(self, e)) else {
             return 0;
         };
         items
             .iter()
-            .take_while(|e| list_field(e) == Some(first))
+            .take_while(|e| key(self, e) == Some(first))
             .count()
     }
 
     fn value_list(&mut self, items: &[Expr]) -> Res<String> {
-        let mut field = "";
+        let mut field = String::new();
         let mut values = Vec::new();
         for it in items {
             if let Expr::Pred(p) = it {
                 if let Subject::Field { name, .. } = &p.subject {
-                    field = name;
-                    values.push(self.value_text(name, &p.op)?);
+                    let (f, v) = self.field_value(name, &p.op)?;
+                    if !field.is_empty() && f != field {
+                        // Some values go to `.caseless` and some not: no single list.
+                        return Err(unsupported("kuery-list", "mixed value list"));
+                    }
+                    field = f;
+                    values.push(v);
                 }
             }
         }
-        Ok(format!("{}:({})", field_text(field), values.join(" or ")))
+        Ok(format!("{}:({})", field_text(&field), values.join(" or ")))
+    }
+
+    /// Whether a case-insensitive match on `name` is written on `name.caseless`.
+    fn use_caseless(&self, name: &str, op: &Op) -> bool {
+        self.caseless
+            && self.prefix.is_empty()
+            && CASELESS_SIBLINGS.contains(&name)
+            && matches!(
+                op,
+                Op::Match {
+                    case: Case::Insensitive,
+                    pattern
+                } if !pattern.has_placeholders()
+            )
+    }
+
+    /// The field written for `name` and the value side of `field:value`.
+    fn field_value(&mut self, name: &str, op: &Op) -> Res<(String, String)> {
+        if let (true, Op::Match { pattern, .. }) = (self.use_caseless(name, op), op) {
+            // The normalizer lower-cases indexed values and the query (values and wildcard
+            // terms) alike, so the pattern is written as it is.
+            let field = format!("{name}.caseless");
+            let v = self.value_text(
+                &field,
+                &Op::Match {
+                    pattern: pattern.clone(),
+                    case: Case::Sensitive,
+                },
+            )?;
+            return Ok((field, v));
+        }
+        Ok((name.to_string(), self.value_text(name, op)?))
     }
 
     fn pred(&mut self, p: &Predicate) -> Res<(String, Prec)> {
@@ -166,10 +222,10 @@ impl Emitter<'_> {
                     "kuery-computed",
                     format!("kuery cannot test field `{name}` as a computed boolean"),
                 )),
-                op => Ok((
-                    format!("{}:{}", field_text(name), self.value_text(name, op)?),
-                    Prec::Atom,
-                )),
+                op => {
+                    let (f, v) = self.field_value(name, op)?;
+                    Ok((format!("{}:{v}", field_text(&f)), Prec::Atom))
+                }
             },
             Subject::Keyword => match &p.op {
                 Op::Match { pattern, case } => {
@@ -244,7 +300,9 @@ impl Emitter<'_> {
         }
         self.last_case_note = Some((self.prefix.clone(), field.map(str::to_string), ci));
         let kind = field.map(|f| (self.kind_of)(&format!("{}{f}", self.prefix)));
-        if kind == Some(FieldKind::Text) {
+        let analysed =
+            field.is_some_and(|f| text_analyzer(&format!("{}{f}", self.prefix)).is_some());
+        if kind == Some(FieldKind::Text) || analysed {
             self.approx.push(Approximation::new(
                 "text-field-analyzed",
                 format!(
@@ -298,11 +356,36 @@ impl Emitter<'_> {
             }
             Op::Cidr(net) => Ok(quoted(&net.to_string())),
             Op::Exists => Ok("*".into()),
+            Op::Text(q) => self.text_value(field, q),
             Op::Cmp { .. } | Op::Regex(_) | Op::FieldRef { .. } | Op::IsTrue => Err(unsupported(
                 "kuery-value",
                 "this comparison is not a kuery value",
             )),
         }
+    }
+
+    /// An analysed text query: exact when kuery reads the field as text with the same analyzer.
+    fn text_value(&mut self, field: &str, q: &TextQuery) -> Res<String> {
+        let full = format!("{}{field}", self.prefix);
+        if text_analyzer(&full) != Some(q.analyzer) {
+            return Err(unsupported(
+                "kuery-text-query",
+                format!(
+                    "`{full}` is not analysed with Elasticsearch's {} analyzer, so kuery cannot search it for the words of `{}`",
+                    q.analyzer.name(),
+                    q.text
+                ),
+            ));
+        }
+        Ok(match q.mode {
+            TextMode::AnyWord if q.tokens().len() > 1 => {
+                // Unquoted: Kibana's `match`, any of the words.
+                let mut out = String::new();
+                escape_unquoted(q.text.trim_matches(is_js_whitespace), true, &mut out);
+                out
+            }
+            _ => quoted(&q.text),
+        })
     }
 
     fn pattern_text(&mut self, pattern: &StrPattern) -> Res<String> {
@@ -374,7 +457,7 @@ fn list_field(e: &Expr) -> Option<&str> {
         return None;
     };
     match &p.op {
-        Op::Match { .. } | Op::Eq(_) | Op::Cidr(_) | Op::Exists => Some(name),
+        Op::Match { .. } | Op::Eq(_) | Op::Cidr(_) | Op::Exists | Op::Text(_) => Some(name),
         _ => None,
     }
 }

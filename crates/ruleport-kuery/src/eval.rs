@@ -9,13 +9,20 @@
 //!   (or their text); a value with `/` that is a network matches IP addresses inside it;
 //! - ranges compare numerically when both sides are numbers, else as strings;
 //! - `f:{q}` evaluates `q` against each element of `f`;
-//! - free text matches when any leaf value of the document equals (or glob-matches) the value.
+//! - free text matches when any leaf value of the document equals (or glob-matches) the value;
+//! - on an analysed text field ([`crate::analysis`]) a quoted value is a phrase of the field's
+//!   tokens, an unquoted one any of its words (one word: the same); a wildcard matches when
+//!   some lower-cased token matches it (an approximation of `query_string`, which the emitter
+//!   labels);
+//! - `X.caseless` (lower-case normalizer) compares `X`'s values lower-cased with the value.
 
+use crate::analysis::{caseless_base, text_analyzer};
 use crate::ast::{Chunk, Literal, LiteralKind, Node, Query, RangeOp, Unquoted, ValueList};
 use crate::lower::{chunks_pattern, cidr, number};
 use ruleport_model::event::{leaves, lookup, scalar_text};
 use ruleport_model::matching::{cidr_contains, GlobMatcher};
-use ruleport_model::{Case, CompiledQuery, RunError, Scalar};
+use ruleport_model::text::tokens_match;
+use ruleport_model::{Analyzer, Case, CompiledQuery, RunError, Scalar, StrPattern, TextMode};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -51,18 +58,22 @@ impl CompiledQuery for CompiledKuery {
 pub fn matches(q: &Query, doc: &Value) -> bool {
     match &q.root {
         None => true,
-        Some(n) => node(n, doc),
+        Some(n) => node(n, doc, ""),
     }
 }
 
-fn node(n: &Node, doc: &Value) -> bool {
+/// `prefix`: the nested path (with a trailing `.`) of relative field names.
+fn node(n: &Node, doc: &Value, prefix: &str) -> bool {
     match n {
-        Node::Or(v) => v.iter().any(|n| node(n, doc)),
-        Node::And(v) => v.iter().all(|n| node(n, doc)),
-        Node::Not(n) => !node(n, doc),
-        Node::Nested { field, query, .. } => field_values(field, doc)
-            .into_iter()
-            .any(|el| node(query, el)),
+        Node::Or(v) => v.iter().any(|n| node(n, doc, prefix)),
+        Node::And(v) => v.iter().all(|n| node(n, doc, prefix)),
+        Node::Not(n) => !node(n, doc, prefix),
+        Node::Nested { field, query, .. } => {
+            let inner = format!("{prefix}{}.", field.text());
+            field_values(field, doc)
+                .into_iter()
+                .any(|el| node(query, el, &inner))
+        }
         Node::Range {
             field, op, value, ..
         } => {
@@ -71,17 +82,71 @@ fn node(n: &Node, doc: &Value) -> bool {
                 .into_iter()
                 .any(|v| compare(v, &want).is_some_and(|o| holds(*op, o)))
         }
-        Node::Is { field, values, .. } => list(field.as_ref(), values, doc),
+        Node::Is { field, values, .. } => list(field.as_ref(), values, doc, prefix),
     }
 }
 
-fn list(field: Option<&Literal>, v: &ValueList, doc: &Value) -> bool {
+fn list(field: Option<&Literal>, v: &ValueList, doc: &Value, prefix: &str) -> bool {
     match v {
-        ValueList::Or(items) => items.iter().any(|i| list(field, i, doc)),
-        ValueList::And(items) => items.iter().all(|i| list(field, i, doc)),
-        ValueList::Not(inner) => !list(field, inner, doc),
-        ValueList::Value(lit) => is(field, lit, doc),
+        ValueList::Or(items) => items.iter().any(|i| list(field, i, doc, prefix)),
+        ValueList::And(items) => items.iter().all(|i| list(field, i, doc, prefix)),
+        ValueList::Not(inner) => !list(field, inner, doc, prefix),
+        ValueList::Value(lit) => match field {
+            Some(f) if !f.is_wildcard() => {
+                let full = format!("{prefix}{}", f.text());
+                if let Some(a) = text_analyzer(&full) {
+                    return text_is(&lookup(doc, &f.text()), lit, a);
+                }
+                if caseless_base(&full).is_some() {
+                    let name = f.text();
+                    let base = name.strip_suffix(".caseless").unwrap_or(&name);
+                    return caseless_is(&lookup(doc, base), lit);
+                }
+                is(field, lit, doc)
+            }
+            _ => is(field, lit, doc),
+        },
     }
+}
+
+fn string_texts<'v>(values: &'v [&Value]) -> impl Iterator<Item = std::borrow::Cow<'v, str>> {
+    values.iter().filter_map(|v| match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => scalar_text(v),
+        _ => None,
+    })
+}
+
+/// A value on an analysed text field: `match_phrase` (quoted) or `match` (unquoted).
+fn text_is(values: &[&Value], lit: &Literal, a: Analyzer) -> bool {
+    if lit.is_only_wildcards() {
+        return !values.is_empty();
+    }
+    if let LiteralKind::Unquoted(chunks) = &lit.kind {
+        if lit.is_wildcard() {
+            let g = GlobMatcher::new(&chunks_pattern(chunks), Case::Insensitive);
+            return string_texts(values).any(|t| a.tokens(&t).iter().any(|tok| g.is_match(tok)));
+        }
+    }
+    let query = a.tokens(&lit.text());
+    let mode = if lit.is_quoted() {
+        TextMode::Phrase
+    } else {
+        TextMode::AnyWord
+    };
+    string_texts(values).any(|t| tokens_match(&query, mode, &a.tokens(&t)))
+}
+
+/// A value on a `.caseless` field: both sides lower-cased by the normalizer.
+fn caseless_is(values: &[&Value], lit: &Literal) -> bool {
+    if lit.is_only_wildcards() {
+        return !values.is_empty();
+    }
+    let pattern = match &lit.kind {
+        LiteralKind::Unquoted(chunks) if lit.is_wildcard() => chunks_pattern(chunks),
+        _ => StrPattern::literal(lit.text()),
+    };
+    let g = GlobMatcher::new(&pattern, Case::Insensitive);
+    string_texts(values).any(|t| g.is_match(&t))
 }
 
 fn holds(op: RangeOp, o: Ordering) -> bool {

@@ -7,6 +7,7 @@
 //!   [`Approximation`](ruleport_model::Approximation) or [`Unsupported`](ruleport_model::Unsupported).
 //! - [`Kuery`] implements [`ruleport_model::QueryLanguage`]; [`CompiledKuery`] evaluates.
 
+pub mod analysis;
 pub mod ast;
 mod emit;
 mod eval;
@@ -14,11 +15,11 @@ mod lower;
 mod parser;
 mod target;
 
-pub use emit::{emit_expr, field_text, quoted};
+pub use emit::{emit_expr, emit_expr_with, field_text, quoted};
 pub use eval::{matches, CompiledKuery};
-pub use lower::{field_name, lower, E_FIELD};
+pub use lower::{field_name, lower, E_FIELD, E_TEXT_WILDCARD};
 pub use parser::{parse, E_DEPTH, E_SYNTAX, MAX_DEPTH};
-pub use target::{category_field, query_expr, Kuery};
+pub use target::{category_field, has_caseless_fields, query_expr, Kuery};
 
 use ruleport_model::{Diagnostic, Expr};
 

@@ -11,20 +11,33 @@
 //! - free text (no field) → `Subject::Keyword` with a case-sensitive `Match`: some leaf value of
 //!   the document equals (or glob-matches) the value. Kibana runs a lenient `multi_match` /
 //!   `query_string` over all fields; on keyword fields that is exactly this.
+//! - a value on an analysed text field ([`crate::analysis`]) → `Op::Text`: a phrase when quoted
+//!   or a single token (`match_phrase`), any word when unquoted with several (`match`); a
+//!   wildcard there is refused ([`E_TEXT_WILDCARD`]: `query_string` over analysed tokens is not
+//!   modelled);
+//! - a value on `X.caseless` (a lower-case normalizer) → a case-insensitive `Match` on `X`.
 
+use crate::analysis::{caseless_base, text_analyzer};
 use crate::ast::{Chunk, Literal, LiteralKind, Node, Query, RangeOp, Unquoted, ValueList};
 use crate::parser::{E_DEPTH, MAX_DEPTH};
 use ipnet::IpNet;
-use ruleport_model::{Case, CmpOp, Diagnostic, Expr, Op, Piece, Scalar, StrPattern, Subject};
+use ruleport_model::{
+    Analyzer, Case, CmpOp, Diagnostic, Expr, Op, Piece, Scalar, StrPattern, Subject, TextMode,
+    TextQuery,
+};
 
 /// Error code for field names the rule model cannot hold.
 pub const E_FIELD: &str = "E-KUERY-FIELD";
+
+/// Error code for a wildcard value on an analysed text field: valid kuery whose meaning
+/// (`query_string` wildcards over analysed tokens) the rule model does not hold.
+pub const E_TEXT_WILDCARD: &str = "E-KUERY-TEXT-WILDCARD";
 
 /// Lower a parsed query into the rule model.
 pub fn lower(q: &Query) -> Result<Expr, Diagnostic> {
     match &q.root {
         None => Ok(Expr::Const(true)),
-        Some(n) => lower_node(n, 0),
+        Some(n) => lower_node(n, 0, ""),
     }
 }
 
@@ -35,24 +48,29 @@ fn too_deep(depth: usize) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-fn lower_node(n: &Node, depth: usize) -> Result<Expr, Diagnostic> {
+/// `prefix`: the nested path (with a trailing `.`) that relative field names sit under.
+fn lower_node(n: &Node, depth: usize, prefix: &str) -> Result<Expr, Diagnostic> {
     too_deep(depth)?;
     Ok(match n {
         Node::Or(v) => Expr::or(
             v.iter()
-                .map(|n| lower_node(n, depth + 1))
+                .map(|n| lower_node(n, depth + 1, prefix))
                 .collect::<Result<_, _>>()?,
         ),
         Node::And(v) => Expr::and(
             v.iter()
-                .map(|n| lower_node(n, depth + 1))
+                .map(|n| lower_node(n, depth + 1, prefix))
                 .collect::<Result<_, _>>()?,
         ),
-        Node::Not(n) => Expr::not(lower_node(n, depth + 1)?),
-        Node::Nested { field, query, .. } => Expr::Nested {
-            path: field_name(field)?,
-            inner: Box::new(lower_node(query, depth + 1)?),
-        },
+        Node::Not(n) => Expr::not(lower_node(n, depth + 1, prefix)?),
+        Node::Nested { field, query, .. } => {
+            let path = field_name(field)?;
+            let inner_prefix = format!("{prefix}{path}.");
+            Expr::Nested {
+                path,
+                inner: Box::new(lower_node(query, depth + 1, &inner_prefix)?),
+            }
+        }
         Node::Range {
             field, op, value, ..
         } => Expr::pred(
@@ -67,12 +85,38 @@ fn lower_node(n: &Node, depth: usize) -> Result<Expr, Diagnostic> {
                 Some(f) => Some(field_name(f)?),
                 None => None,
             };
-            lower_values(subject.as_deref(), values, depth + 1)?
+            let field = subject.as_ref().map(|name| FieldCtx::new(name, prefix));
+            lower_values(field.as_ref(), values, depth + 1)?
         }
     })
 }
 
-fn lower_values(field: Option<&str>, v: &ValueList, depth: usize) -> Result<Expr, Diagnostic> {
+/// The field of `field:values` and how Elasticsearch analyses it.
+struct FieldCtx<'a> {
+    /// The name as written (relative inside a nested query).
+    name: &'a str,
+    text: Option<Analyzer>,
+    /// `X` when the field is `X.caseless`.
+    caseless: Option<&'a str>,
+}
+
+impl<'a> FieldCtx<'a> {
+    fn new(name: &'a str, prefix: &str) -> Self {
+        let full = format!("{prefix}{name}");
+        FieldCtx {
+            name,
+            text: text_analyzer(&full),
+            // The base is taken from the relative name, so it stays relative.
+            caseless: caseless_base(&full).and_then(|_| name.strip_suffix(".caseless")),
+        }
+    }
+}
+
+fn lower_values(
+    field: Option<&FieldCtx<'_>>,
+    v: &ValueList,
+    depth: usize,
+) -> Result<Expr, Diagnostic> {
     too_deep(depth)?;
     Ok(match v {
         ValueList::Or(items) => Expr::or(
@@ -89,7 +133,16 @@ fn lower_values(field: Option<&str>, v: &ValueList, depth: usize) -> Result<Expr
         ),
         ValueList::Not(inner) => Expr::not(lower_values(field, inner, depth + 1)?),
         ValueList::Value(lit) => match field {
-            Some(f) => Expr::pred(Subject::field(f), field_value_op(lit)),
+            Some(FieldCtx {
+                name,
+                text: Some(a),
+                ..
+            }) => Expr::pred(Subject::field(*name), text_value_op(name, lit, *a)?),
+            Some(FieldCtx {
+                caseless: Some(base),
+                ..
+            }) => Expr::pred(Subject::field(*base), caseless_value_op(lit)),
+            Some(f) => Expr::pred(Subject::field(f.name), field_value_op(lit)),
             None => Expr::pred(Subject::Keyword, free_text_op(lit)),
         },
     })
@@ -198,6 +251,45 @@ fn field_value_op(lit: &Literal) -> Op {
                 None => sensitive(StrPattern::literal(lit.text())),
             }
         }
+    }
+}
+
+/// A value on an analysed text field: Kibana's `match_phrase` (quoted) or `match` (unquoted).
+fn text_value_op(field: &str, lit: &Literal, analyzer: Analyzer) -> Result<Op, Diagnostic> {
+    if lit.is_only_wildcards() {
+        return Ok(Op::Exists);
+    }
+    if lit.is_wildcard() {
+        return Err(Diagnostic::error(
+            E_TEXT_WILDCARD,
+            format!(
+                "`{field}:{}` is a wildcard on an analysed text field; Kibana runs it as a `query_string` over the field's tokens, which the rule model does not hold",
+                lit.text()
+            ),
+        )
+        .at(lit.span.pos)
+        .with_hint("quote the value to search for a phrase, or use the field's keyword form"));
+    }
+    let text = lit.text();
+    let mode = if lit.is_quoted() || analyzer.tokens(&text).len() <= 1 {
+        TextMode::Phrase
+    } else {
+        TextMode::AnyWord
+    };
+    Ok(Op::Text(TextQuery::new(text, analyzer, mode)))
+}
+
+/// A value on a `.caseless` field: the normalizer lower-cases both sides, so every value (and
+/// wildcard) compares case-insensitively as text.
+fn caseless_value_op(lit: &Literal) -> Op {
+    let insensitive = |pattern| Op::Match {
+        pattern,
+        case: Case::Insensitive,
+    };
+    match &lit.kind {
+        LiteralKind::Unquoted(_) if lit.is_only_wildcards() => Op::Exists,
+        LiteralKind::Unquoted(chunks) if lit.is_wildcard() => insensitive(chunks_pattern(chunks)),
+        _ => insensitive(StrPattern::literal(lit.text())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `Kuery` as a ruleport query-language target.
 
-use crate::emit::emit_expr;
+use crate::analysis::CASELESS_INDEXES;
+use crate::emit::emit_expr_with;
 use crate::eval::CompiledKuery;
 use crate::parser::parse;
 use ruleport_model::{
@@ -45,6 +46,25 @@ pub fn query_expr(
     }
     parts.push(filter.expr.clone());
     Expr::and(parts)
+}
+
+/// Whether case-insensitive matches on `process.name`/`process.executable` may be written on
+/// their `.caseless` fields: every index the rule reads has them (the selection's indexes, else
+/// the rule's own), or the rule is kuery, whose only case-insensitive matches are its own
+/// `.caseless` terms (writing them back keeps the author's query).
+pub fn has_caseless_fields(rule: &MappedRule) -> bool {
+    if rule.rule.language == "kuery" {
+        return true;
+    }
+    let indexes = if rule.selection.indexes.is_empty() {
+        &rule.rule.logsource.index
+    } else {
+        &rule.selection.indexes
+    };
+    !indexes.is_empty()
+        && indexes
+            .iter()
+            .all(|i| CASELESS_INDEXES.iter().any(|p| i.starts_with(p)))
 }
 
 fn unsupported(code: &str, reason: impl Into<String>) -> Unsupported {
@@ -95,7 +115,8 @@ impl QueryLanguage for Kuery {
             }
         };
         let expr = query_expr(rule, filter, rule.selection.condition.as_ref());
-        let (text, mut approx) = emit_expr(&expr, &|f| rule.kind_of(f))?;
+        let (text, mut approx) =
+            emit_expr_with(&expr, &|f| rule.kind_of(f), has_caseless_fields(rule))?;
         approx.extend(rule.approximations.iter().cloned());
         Ok(Port {
             target: TargetId::Kuery,

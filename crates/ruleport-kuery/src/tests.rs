@@ -144,8 +144,8 @@ fn keywords_need_surrounding_whitespace() {
 #[test]
 fn unquoted_values_keep_inner_spaces_and_are_trimmed() {
     assert_eq!(
-        model("message: quick brown fox "),
-        lit("message", "quick brown fox")
+        model("event.reason: quick brown fox "),
+        lit("event.reason", "quick brown fox")
     );
     assert_eq!(
         value_of("process.name:power shell*"),
@@ -1161,4 +1161,163 @@ fn error_columns_count_chars_not_bytes() {
     assert_eq!(d.pos, Some(ruleport_model::Pos::new(1, 10)), "{d}");
     let d = parse("a:b\nü:é)").expect_err("stray paren");
     assert_eq!(d.pos, Some(ruleport_model::Pos::new(2, 2)), "{d}");
+}
+
+// ---------- analysed text and .caseless fields ----------
+
+fn tq(f: &str, t: &str, a: ruleport_model::Analyzer, mode: ruleport_model::TextMode) -> Expr {
+    Expr::pred(
+        Subject::field(f),
+        Op::Text(ruleport_model::TextQuery::new(t, a, mode)),
+    )
+}
+
+const SBT: &str = "powershell.file.script_block_text";
+
+#[test]
+fn text_field_values_lower_to_analysed_text() {
+    use ruleport_model::{Analyzer::*, TextMode::*};
+    assert_eq!(
+        model(r#"powershell.file.script_block_text : "Get-ADDomain""#),
+        tq(SBT, "Get-ADDomain", PowershellScript, Phrase)
+    );
+    // Unquoted, one token: `match` with one term is the phrase.
+    assert_eq!(
+        model("powershell.file.script_block_text : GetAsyncKeyState"),
+        tq(SBT, "GetAsyncKeyState", PowershellScript, Phrase)
+    );
+    // Unquoted with several words: `match`, any of them.
+    assert_eq!(
+        model("message : connection refused"),
+        tq("message", "connection refused", Standard, AnyWord)
+    );
+    assert_eq!(
+        model(r#"message : "connection refused""#),
+        tq("message", "connection refused", Standard, Phrase)
+    );
+    // Numbers, booleans and networks are words on a text field.
+    assert_eq!(
+        model("error.message : 404"),
+        tq("error.message", "404", Standard, Phrase)
+    );
+    assert_eq!(
+        model(r#"process.command_line.text : "10.0.0.0/8""#),
+        tq("process.command_line.text", "10.0.0.0/8", Standard, Phrase)
+    );
+    assert_eq!(
+        model("message : *"),
+        Expr::pred(Subject::field("message"), Op::Exists)
+    );
+    // Keyword fields keep keyword semantics.
+    assert_eq!(
+        model(r#"process.io.text : "a b""#),
+        lit("process.io.text", "a b")
+    );
+}
+
+#[test]
+fn text_field_wildcard_is_refused() {
+    let err = parse_to_expr("message : *forbidden*").expect_err("wildcard on text");
+    assert_eq!(err.code, crate::E_TEXT_WILDCARD);
+}
+
+#[test]
+fn caseless_lowers_to_insensitive_match_on_the_base_field() {
+    assert_eq!(
+        model(r#"process.name.caseless : "CMD.exe""#),
+        Expr::matches(
+            "process.name",
+            StrPattern::literal("CMD.exe"),
+            Case::Insensitive
+        )
+    );
+    assert_eq!(
+        model("process.name.caseless : *cmd*"),
+        Expr::matches(
+            "process.name",
+            StrPattern::new(vec![star(), l("cmd"), star()]),
+            Case::Insensitive
+        )
+    );
+    assert_eq!(
+        model("process.name.caseless : *"),
+        Expr::pred(Subject::field("process.name"), Op::Exists)
+    );
+}
+
+#[test]
+fn kuery_evaluator_uses_analysed_semantics() {
+    let docs = [
+        json!({"powershell": {"file": {"script_block_text": "$d = GET-ADDOMAIN -Server x"}}}),
+        json!({"powershell": {"file": {"script_block_text": "Get-ADDomainController"}}}),
+        json!({"message": "No such file or directory"}),
+        json!({"message": "directory: no such file"}),
+        json!({"process": {"name": "CMD.EXE"}}),
+    ];
+    assert_eq!(
+        hits(
+            r#"powershell.file.script_block_text : "Get-ADDomain""#,
+            &docs
+        ),
+        vec![0]
+    );
+    assert_eq!(hits(r#"message : "no such file""#, &docs), vec![2, 3]);
+    assert_eq!(
+        hits(r#"message : "file no such""#, &docs),
+        Vec::<usize>::new()
+    );
+    assert_eq!(hits("message : file missing", &docs), vec![2, 3]);
+    assert_eq!(hits(r#"process.name.caseless : "cmd.exe""#, &docs), vec![4]);
+    assert_eq!(
+        hits(r#"process.name : "cmd.exe""#, &docs),
+        Vec::<usize>::new()
+    );
+}
+
+#[test]
+fn text_queries_emit_as_kuery_values() {
+    use ruleport_model::{Analyzer::*, TextMode::*};
+    assert_eq!(
+        emit(&tq(SBT, "Get-ADDomain", PowershellScript, Phrase)),
+        r#"powershell.file.script_block_text:"Get-ADDomain""#
+    );
+    assert_eq!(
+        emit(&tq("message", "connection refused", Standard, AnyWord)),
+        "message:connection refused"
+    );
+    // The same words on the same field round-trip through the parser.
+    for q in [
+        tq(SBT, "[Ref].Assembly", PowershellScript, Phrase),
+        tq("message", "a or b and c", Standard, AnyWord),
+    ] {
+        assert_eq!(model(&emit(&q)), q);
+    }
+    // A different analyzer (or a keyword field) has no kuery form.
+    let err = emit_expr(&tq(SBT, "x", Standard, Phrase), &kw()).expect_err("analyzer");
+    assert_eq!(err.code, "kuery-text-query");
+    let err = emit_expr(&tq("process.name", "x", Standard, Phrase), &kw()).expect_err("kw");
+    assert_eq!(err.code, "kuery-text-query");
+}
+
+#[test]
+fn caseless_emission_only_where_every_index_has_it() {
+    let ci = Expr::or(vec![
+        Expr::matches(
+            "process.name",
+            StrPattern::literal("CMD.exe"),
+            Case::Insensitive,
+        ),
+        Expr::matches(
+            "process.name",
+            StrPattern::literal("pwsh.EXE"),
+            Case::Insensitive,
+        ),
+    ]);
+    let (t, a) = crate::emit_expr_with(&ci, &kw(), true).expect("emit");
+    assert_eq!(t, r#"process.name.caseless:("CMD.exe" or "pwsh.EXE")"#);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(model(&t), ci);
+    let (t, a) = crate::emit_expr_with(&ci, &kw(), false).expect("emit");
+    assert_eq!(t, r#"process.name:("CMD.exe" or "pwsh.EXE")"#);
+    assert!(a.iter().any(|a| a.code == "case-insensitive-as-sensitive"));
 }

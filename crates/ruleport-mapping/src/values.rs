@@ -47,7 +47,8 @@ pub(crate) fn map_values(
             }
         },
         Op::Eq(s) => (s.to_string(), Case::Insensitive),
-        Op::Exists => return Expr::Pred(p),
+        // Value maps translate whole values; an analysed text query searches words and keeps them.
+        Op::Exists | Op::Text(_) => return Expr::Pred(p),
         _ => {
             approximations.push(value_map_approx(
                 "values are written differently and this comparison cannot be translated".into(),
@@ -156,6 +157,7 @@ fn value_texts(op: &Op) -> Vec<String> {
         Op::Eq(Scalar::Str(s)) => vec![s.clone()],
         Op::Eq(s) | Op::Cmp { value: s, .. } => vec![s.to_string()],
         Op::Regex(r) => vec![r.pattern.clone()],
+        Op::Text(q) => vec![q.text.clone()],
         _ => Vec::new(),
     }
 }

@@ -78,6 +78,23 @@ impl Detection {
         }
     }
 
+    /// [`Detection::filters`], mutable.
+    pub fn filters_mut(&mut self) -> Vec<&mut EventFilter> {
+        match self {
+            Detection::Query(f) => vec![f],
+            Detection::Sequence(s) => s
+                .steps
+                .iter_mut()
+                .chain(s.until.iter_mut())
+                .map(|st| &mut st.source.filter)
+                .collect(),
+            Detection::Sample(s) => s.steps.iter_mut().map(|st| &mut st.source.filter).collect(),
+            Detection::Aggregation(a) => a.sources.iter_mut().map(|s| &mut s.filter).collect(),
+            Detection::NewTerms(n) => vec![&mut n.filter],
+            Detection::Unsupported(_) => vec![],
+        }
+    }
+
     /// The filters of every event stream, in order.
     pub fn filters(&self) -> Vec<&EventFilter> {
         match self {

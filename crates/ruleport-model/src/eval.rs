@@ -76,6 +76,12 @@ enum CompiledOp {
         case: Case,
     },
     IsTrue,
+    /// Analysed text: the query's tokens (computed once) and how they must occur.
+    Text {
+        tokens: Vec<String>,
+        analyzer: crate::text::Analyzer,
+        mode: crate::text::TextMode,
+    },
     /// Several `Match`/`Regex` ops ORed on one subject: some value satisfies one of them.
     AnyOf(Box<AnyOf>),
 }
@@ -406,6 +412,11 @@ fn compile_pred(p: &Predicate, ids: &mut FieldIds) -> Result<CompiledPred, EvalE
             case: *case,
         },
         Op::IsTrue => CompiledOp::IsTrue,
+        Op::Text(q) => CompiledOp::Text {
+            tokens: q.tokens(),
+            analyzer: q.analyzer,
+            mode: q.mode,
+        },
     };
     Ok(CompiledPred {
         subject: p.subject.clone(),
@@ -555,6 +566,16 @@ fn leaf_matches(
         CompiledOp::Regex(re) => leaf.text().is_some_and(|t| re.is_match(t)),
         CompiledOp::Cidr(net) => leaf.text().is_some_and(|t| cidr_contains(net, t)),
         CompiledOp::AnyOf(a) => a.matches(leaf, shared_hit),
+        CompiledOp::Text {
+            tokens,
+            analyzer,
+            mode,
+        } => match leaf.value() {
+            Value::Object(_) | Value::Array(_) | Value::Null => false,
+            _ => leaf
+                .text()
+                .is_some_and(|t| crate::text::tokens_match(tokens, *mode, &analyzer.tokens(t))),
+        },
         CompiledOp::Exists | CompiledOp::IsTrue | CompiledOp::FieldRef { .. } => false,
     }
 }
@@ -1400,7 +1421,8 @@ fn pred_witness(p: &Predicate, ids: &FieldIds) -> Option<Witness> {
         | Op::Cidr(_)
         | Op::Exists
         | Op::FieldRef { .. }
-        | Op::IsTrue => Witness::Present(id),
+        | Op::IsTrue
+        | Op::Text(_) => Witness::Present(id),
     })
 }
 
@@ -1570,6 +1592,35 @@ mod tests {
         assert!(!expr_matches(&e, &json!({"a": ["y", "x"]})).expect("eval"));
         let c = Expr::matches("a", StrPattern::literal("X"), Case::Insensitive);
         assert!(expr_matches(&c, &json!({"a": ["y", "x"]})).expect("eval"));
+    }
+
+    #[test]
+    fn analysed_text_phrase_and_any_word() {
+        use crate::text::{Analyzer, TextMode, TextQuery};
+        let t = |q: &str, mode| {
+            Expr::pred(
+                Subject::field("msg"),
+                Op::Text(TextQuery::new(q, Analyzer::Standard, mode)),
+            )
+        };
+        let phrase = t("Access Denied", TextMode::Phrase);
+        let any = t("Access Denied", TextMode::AnyWord);
+        let on = |e: &Expr, v: Value| expr_matches(e, &json!({ "msg": v })).expect("eval");
+        assert!(on(&phrase, json!("ERROR: access denied (code 5)")));
+        assert!(!on(&phrase, json!("denied access")));
+        assert!(!on(&phrase, json!("AccessDenied")));
+        assert!(on(&any, json!("denied access")));
+        assert!(on(&any, json!("permission denied")));
+        assert!(!on(&any, json!("AccessDenied")));
+        // Any element of an array; a phrase never spans two elements.
+        assert!(on(&phrase, json!(["x", "ACCESS DENIED"])));
+        assert!(!on(&phrase, json!(["access", "denied"])));
+        // Numbers are text; a missing field or a query without words matches nothing.
+        assert!(on(&t("404", TextMode::Phrase), json!(404)));
+        assert!(!expr_matches(&phrase, &json!({})).expect("eval"));
+        assert!(!on(&t("--", TextMode::Phrase), json!("--")));
+        // Negation is plain: a missing field satisfies `not`.
+        assert!(expr_matches(&Expr::not(phrase), &json!({})).expect("eval"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - A field holding several values (an array) satisfies a predicate if any value does.
 //! - Field names are in the rule's source schema ([`crate::Schema`]); the mapping layer renames them.
 
+use crate::text::TextQuery;
 use crate::value::{Case, Scalar, StrPattern};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -393,6 +394,10 @@ pub enum Op {
     },
     /// The subject (a boolean-valued computation) is true.
     IsTrue,
+    /// Analysed full-text match (Elasticsearch `match` / `match_phrase` on a text field): the
+    /// value's tokens contain the query's, as a phrase or any one of them (see [`TextQuery`]).
+    /// Case-insensitive by construction (both sides are lower-cased by the analyzer).
+    Text(TextQuery),
 }
 
 impl Op {

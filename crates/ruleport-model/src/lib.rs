@@ -17,6 +17,7 @@ pub mod pcre;
 pub mod port;
 pub mod rule;
 pub mod target;
+pub mod text;
 pub mod value;
 pub mod yaml_budget;
 
@@ -36,4 +37,5 @@ pub use rule::{
 pub use target::{
     CompiledQuery, FieldKind, MappedRule, QueryLanguage, RuleFormat, RunError, SourceSelection,
 };
+pub use text::{Analyzer, TextMode, TextQuery};
 pub use value::{Case, PatternShape, Piece, Scalar, StrPattern, TimeSpan};

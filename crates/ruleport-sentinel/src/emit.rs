@@ -13,7 +13,7 @@ use ruleport_model::{
     AggCondition, Aggregation, Approximation, Case, CmpOp, Detection, EventSource, Expr, FieldKind,
     FieldRefKind, MappedRule, Metric, NewTerms, Op, Operand, PatternShape, Piece, Predicate,
     RegexAnchor, RegexSpec, Scalar, SeqStep, SourceSelection, StrPattern, Subject, TargetId,
-    TimeSpan, Unsupported, WindowKind,
+    TextMode, TextQuery, TimeSpan, Unsupported, WindowKind,
 };
 use std::collections::BTreeMap;
 
@@ -789,6 +789,10 @@ impl<'m> Emitter<'m> {
                 };
                 Ok(Frag::atom(format!("{} {op} {}", a.text, b.text)))
             }
+            Op::Text(q) => {
+                let c = self.as_text(&col, &name);
+                self.text_pred(&c.text, &name, q)
+            }
             Op::IsTrue => match col.ty {
                 ColType::Bool => Ok(Frag::with_neg(
                     format!("{} == true", col.text),
@@ -881,6 +885,40 @@ impl<'m> Emitter<'m> {
                 Frag::atom(format!("{t} matches regex {}", string_literal(&re)))
             }
         })
+    }
+
+    /// An analysed text query as Kusto `has` (case-insensitive whole terms): a phrase is `has`
+    /// on its text, any-word an `or` of `has` per word.
+    fn text_pred(&mut self, col: &str, name: &str, q: &TextQuery) -> Result<Frag, Unsupported> {
+        self.note(
+            "text-analysis",
+            format!(
+                "`{name}` is analysed text in Elasticsearch ({} analyzer); Kusto's `has` splits terms differently (at every non-alphanumeric character) and matches the phrase's punctuation literally",
+                q.analyzer.name()
+            ),
+        );
+        let tokens = q.tokens();
+        if tokens.is_empty() {
+            // No token: Elasticsearch matches nothing.
+            return Ok(Frag::with_neg("false".into(), "true".into()));
+        }
+        if q.mode == TextMode::AnyWord && tokens.len() > 1 {
+            let any = tokens
+                .iter()
+                .map(|t| format!("{col} has {}", string_literal(t)))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Ok(Frag {
+                text: any,
+                prec: Prec::Or,
+                neg: None,
+            });
+        }
+        let l = string_literal(q.text.trim());
+        Ok(Frag::with_neg(
+            format!("{col} has {l}"),
+            format!("{col} !has {l}"),
+        ))
     }
 
     fn str_op(&self, col: &str, op: &str, cs: bool, s: &str) -> Frag {

@@ -7,8 +7,8 @@ use crate::yaml::{emit_map, Out};
 use ruleport_model::{
     Aggregation, Approximation, Case, CmpOp, Detection, EventFilter, EventSource, Expr,
     FieldRefKind, LogSource, Metric, Op, Operand, PatternShape, Piece, Predicate, RegexAnchor,
-    RegexSpec, Rule, Sample, Scalar, Sequence, StrPattern, Subject, TargetId, Unsupported,
-    WindowKind,
+    RegexSpec, Rule, Sample, Scalar, Sequence, StrPattern, Subject, TargetId, TextMode,
+    Unsupported, WindowKind,
 };
 use std::collections::BTreeMap;
 
@@ -803,6 +803,31 @@ impl DetBuilder<'_> {
                     "is-true",
                     "Sigma has no boolean-expression predicate",
                 ));
+            }
+            Op::Text(q) => {
+                if field.is_none() {
+                    return Err(unsupported(
+                        "keyword-text",
+                        "an analysed text query needs a field",
+                    ));
+                }
+                // Sigma has no token matching: a case-insensitive substring is the closest.
+                self.approx.push(Approximation::new(
+                    "text-as-contains",
+                    format!(
+                        "analysed text queries ({} analyzer) are written as `contains`: Sigma matches substrings, not whole words",
+                        q.analyzer.name()
+                    ),
+                ));
+                mods.push("contains");
+                let plain =
+                    |t: &str| escape_pieces(&[Piece::Lit(t.to_string())], EscapeMode::Plain);
+                match q.mode {
+                    TextMode::AnyWord if q.tokens().len() > 1 => {
+                        Out::Seq(q.tokens().iter().map(|t| Out::Str(plain(t))).collect())
+                    }
+                    _ => Out::Str(plain(&q.text)),
+                }
             }
         };
         let key = match field {

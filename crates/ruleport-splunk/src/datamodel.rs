@@ -284,6 +284,6 @@ fn rejects_fill(op: &Op) -> bool {
             Scalar::Str(s) => !op.holds(FILL.cmp(s.as_str())),
             _ => true,
         },
-        Op::Exists | Op::FieldRef { .. } | Op::IsTrue => false,
+        Op::Exists | Op::FieldRef { .. } | Op::IsTrue | Op::Text(_) => false,
     }
 }

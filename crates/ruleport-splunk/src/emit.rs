@@ -428,7 +428,9 @@ impl<'a> Emitter<'a> {
                 format!("{field}{sym}{v}")
             }
             Op::Cidr(net) => format!("{field}={}", quote(&net.trunc().to_string())),
-            Op::Exists | Op::Regex(_) | Op::FieldRef { .. } | Op::IsTrue => format!("{field}=*"),
+            Op::Exists | Op::Regex(_) | Op::FieldRef { .. } | Op::IsTrue | Op::Text(_) => {
+                format!("{field}=*")
+            }
         }
     }
 
@@ -575,7 +577,8 @@ impl<'a> Emitter<'a> {
                     vec![format!("isnotnull({f})"), format!("isnotnull({g})")],
                 )
             }
-            Op::IsTrue => ("false()".into(), vec![]),
+            // Rewritten to substrings before emitting (`emit_search`).
+            Op::IsTrue | Op::Text(_) => ("false()".into(), vec![]),
         }
     }
 
@@ -1284,7 +1287,7 @@ fn pred_search_ok(p: &Predicate) -> bool {
             Op::Cmp { value, .. } => value.is_number(),
             Op::Cidr(net) => matches!(net, ipnet::IpNet::V4(_)),
             Op::Exists => true,
-            Op::Regex(_) | Op::FieldRef { .. } | Op::IsTrue => false,
+            Op::Regex(_) | Op::FieldRef { .. } | Op::IsTrue | Op::Text(_) => false,
         },
         _ => false,
     }

@@ -72,6 +72,21 @@ impl Splunk {
 /// Emit SPL for a rule with the given options (what [`Splunk::emit`] calls).
 pub fn emit_search(rule: &MappedRule, options: &SplunkOptions) -> Result<Port, Unsupported> {
     let mut reasons = rule.approximations.clone();
+    // SPL has no analysed-text match: text queries become case-insensitive substrings.
+    let rewritten;
+    let rule = match ruleport_model::text::detection_without_text(&rule.rule.detection) {
+        Some(det) => {
+            reasons.push(ruleport_model::Approximation::new(
+                "text-as-substring",
+                "an analysed text query (Elasticsearch match/match_phrase over words) is searched as a case-insensitive substring: parts of longer words match, and a phrase must keep its punctuation",
+            ));
+            let mut r = rule.clone();
+            r.rule.detection = det;
+            rewritten = r;
+            &rewritten
+        }
+        None => rule,
+    };
     if options.data_model {
         match datamodel::emit(rule, options) {
             Ok((text, approx)) => {
