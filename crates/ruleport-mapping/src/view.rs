@@ -4,7 +4,7 @@
 
 use crate::data::{FieldRow, LogSourceMapping, MatchGroup};
 use crate::{yaml_text, Mapping};
-use ruleport_model::event::{insert_path, lookup, scalar_text};
+use ruleport_model::event::{insert_path, lookup, merge_into, scalar_text};
 use ruleport_model::{LogSource, Schema};
 use serde_json::{Map, Value};
 
@@ -539,7 +539,7 @@ fn insert_steps(out: &mut Map<String, Value>, steps: &[PathStep], value: Value) 
         return;
     };
     match rest.first() {
-        None => merge_into_map(out, head, value),
+        None => merge_into(out, head, value),
         Some(PathStep::Member(_)) => {
             let entry = out
                 .entry(head.clone())
@@ -572,19 +572,6 @@ fn insert_steps(out: &mut Map<String, Value>, steps: &[PathStep], value: Value) 
                     insert_steps(first, below, value);
                 }
             }
-        }
-    }
-}
-
-fn merge_into_map(out: &mut Map<String, Value>, key: &str, value: Value) {
-    match (out.get_mut(key), value) {
-        (Some(Value::Object(existing)), Value::Object(new)) => {
-            for (k, v) in new {
-                merge_into_map(existing, &k, v);
-            }
-        }
-        (_, value) => {
-            out.insert(key.to_string(), value);
         }
     }
 }

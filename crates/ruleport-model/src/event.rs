@@ -449,7 +449,8 @@ pub fn insert_path(map: &mut serde_json::Map<String, Value>, path: &str, value: 
     }
 }
 
-fn merge_into(map: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
+/// Set `key` to `value`, merging objects into an object already there.
+pub fn merge_into(map: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
     match (map.get_mut(key), value) {
         (Some(Value::Object(existing)), Value::Object(new)) => {
             for (k, v) in new {
