@@ -77,10 +77,29 @@ pub fn coverage_line(corpus: &str, target: TargetId, c: &PortCounts) -> String {
     } else {
         100.0 * c.emitted() as f64 / conv as f64
     };
-    format!(
+    let mut line = format!(
         "{corpus} -> {target}: {} of {conv} convertible rules emitted and parsed back ({share:.1}%)",
         c.emitted()
-    )
+    );
+    // Rules refused because the target's tables lack the data, not because of ruleport.
+    let unrecorded = c
+        .unsupported_reasons
+        .get("not-recorded")
+        .copied()
+        .unwrap_or(0);
+    if unrecorded > 0 {
+        let rest = conv.saturating_sub(unrecorded);
+        let share = if rest == 0 {
+            100.0
+        } else {
+            100.0 * c.emitted() as f64 / rest as f64
+        };
+        line.push_str(&format!(
+            "; {unrecorded} need data the target's tables do not record (not-recorded), so {} of the other {rest} ({share:.1}%)",
+            c.emitted()
+        ));
+    }
+    line
 }
 
 /// SigmaHQ regression tests run through the rule model (log-source gated) and every target.
@@ -629,6 +648,19 @@ mod coverage_tests {
         assert_eq!(
             coverage_line("elastic", TargetId::Sentinel, &c),
             "elastic -> sentinel: 30 of 45 convertible rules emitted and parsed back (66.7%)"
+        );
+        let c = counts(
+            10,
+            20,
+            &[
+                ("unsupported-detection", 5),
+                ("unknown-column", 5),
+                ("not-recorded", 10),
+            ],
+        );
+        assert_eq!(
+            coverage_line("elastic", TargetId::Sentinel, &c),
+            "elastic -> sentinel: 30 of 45 convertible rules emitted and parsed back (66.7%); 10 need data the target's tables do not record (not-recorded), so 30 of the other 35 (85.7%)"
         );
     }
 

@@ -563,6 +563,15 @@ impl<'m> Emitter<'m> {
     }
 
     fn unknown_column(&self, column: &str) -> Unsupported {
+        if let Some(what) = crate::schema::unrecorded_by_defender(&self.tables, column) {
+            return unsupported(
+                "not-recorded",
+                format!(
+                    "`{column}` ({what}) is Elastic Defend data that Defender's {} does not record",
+                    self.tables.join(", ")
+                ),
+            );
+        }
         unsupported(
             "unknown-column",
             format!("`{column}` is not a column of {}", self.tables.join(", ")),

@@ -150,3 +150,91 @@ mod tests {
         );
     }
 }
+
+/// Elastic Defend data that Defender XDR's `Device*` tables have no column for, with what the
+/// datum is: a rule reading one cannot be ported to those tables, whatever the mapping.
+/// `*` stands for any run of path segments.
+const UNRECORDED_BY_DEFENDER: &[(&str, &str)] = &[
+    ("process.args_count", "the number of arguments"),
+    (
+        "process.parent.args_count",
+        "the parent's number of arguments",
+    ),
+    (
+        "process.working_directory",
+        "the process's working directory",
+    ),
+    (
+        "process.parent.working_directory",
+        "the parent's working directory",
+    ),
+    ("process.env_vars", "environment variables"),
+    (
+        "process.interactive",
+        "whether the process has a controlling terminal",
+    ),
+    ("*.entry_leader.*", "Linux session entry leaders"),
+    ("*.session_leader.*", "Linux session leaders"),
+    ("*.group_leader.*", "Linux process-group leaders"),
+    ("process.thread.capabilities.*", "Linux thread capabilities"),
+    ("container.*", "container context"),
+    ("orchestrator.*", "container orchestrator context"),
+    ("*.Ext.*", "Elastic Defend's extended (`Ext`) fields"),
+];
+
+/// What `field` is, when it is Elastic Defend data no Defender `Device*` table records and
+/// every table in `tables` is such a table.
+pub fn unrecorded_by_defender(tables: &[String], field: &str) -> Option<&'static str> {
+    if tables.is_empty() || !tables.iter().all(|t| t.starts_with("Device")) {
+        return None;
+    }
+    UNRECORDED_BY_DEFENDER
+        .iter()
+        .find(|(pattern, _)| segment_glob(pattern, field))
+        .map(|(_, what)| *what)
+}
+
+/// `a.*.b` where `*` is one or more whole segments.
+fn segment_glob(pattern: &str, field: &str) -> bool {
+    fn go(p: &[&str], f: &[&str]) -> bool {
+        match (p.split_first(), f.split_first()) {
+            (None, None) => true,
+            (Some((&"*", rest)), Some(_)) => (1..=f.len()).any(|n| go(rest, &f[n..])),
+            (Some((x, rest)), Some((y, frest))) => x == y && go(rest, frest),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let f: Vec<&str> = field.split('.').collect();
+    go(&p, &f)
+}
+
+#[cfg(test)]
+mod unrecorded_tests {
+    use super::*;
+
+    #[test]
+    fn defender_tables_record_no_elastic_defend_only_data() {
+        let device = vec!["DeviceProcessEvents".to_string()];
+        assert_eq!(
+            unrecorded_by_defender(&device, "process.args_count"),
+            Some("the number of arguments")
+        );
+        assert!(unrecorded_by_defender(&device, "process.entry_leader.entry_meta.type").is_some());
+        assert!(unrecorded_by_defender(&device, "process.parent.group_leader.pid").is_some());
+        assert!(unrecorded_by_defender(&device, "file.Ext.header_bytes").is_some());
+        assert!(unrecorded_by_defender(&device, "container.id").is_some());
+        // `*` is at least one segment: `Ext` alone, or a field merely ending in it, is not matched.
+        assert_eq!(unrecorded_by_defender(&device, "Ext"), None);
+        assert_eq!(unrecorded_by_defender(&device, "process.name"), None);
+        assert_eq!(unrecorded_by_defender(&device, "containers.id"), None);
+        // Only Defender's tables: Syslog or a union with another table says nothing.
+        let other = vec!["Syslog".to_string()];
+        assert_eq!(unrecorded_by_defender(&other, "process.args_count"), None);
+        let mixed = vec![
+            "DeviceProcessEvents".to_string(),
+            "SecurityEvent".to_string(),
+        ];
+        assert_eq!(unrecorded_by_defender(&mixed, "process.args_count"), None);
+    }
+}
