@@ -563,7 +563,21 @@ impl<'m> Emitter<'m> {
     }
 
     fn unknown_column(&self, column: &str) -> Unsupported {
-        if let Some(what) = crate::schema::unrecorded_by_defender(&self.tables, column) {
+        // Data Defender does not record anywhere in the rule decides the reason, whichever
+        // missing column was met first.
+        let unrecorded = std::iter::once(column.to_string())
+            .chain(
+                self.rule
+                    .rule
+                    .detection
+                    .filters()
+                    .into_iter()
+                    .flat_map(|f| f.expr.fields()),
+            )
+            .find_map(|f| {
+                crate::schema::unrecorded_by_defender(&self.tables, &f).map(|what| (f, what))
+            });
+        if let Some((column, what)) = unrecorded {
             return unsupported(
                 "not-recorded",
                 format!(
