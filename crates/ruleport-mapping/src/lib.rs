@@ -1173,6 +1173,13 @@ fn strip_implied(f: &mut EventFilter, l: &LogSourceMapping, from_key: &str) -> V
     if f.category.is_some() && best.is_some_and(|g| g.contains_key("event.category")) {
         f.category = None;
     }
+    // Every event of the source has the category (the github pipeline files all under
+    // `configuration`).
+    if let (Some(cat), Some(g)) = (&f.category, side.implied.as_ref()) {
+        if group_allows(g, "event.category", std::slice::from_ref(cat)) {
+            f.category = None;
+        }
+    }
     notes.extend(branch_notes);
     notes
 }

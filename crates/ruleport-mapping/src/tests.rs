@@ -1841,3 +1841,35 @@ fn an_elastic_rule_naming_several_datasets_reads_the_chosen_one_with_a_note() {
         mapped.approximations
     );
 }
+
+#[test]
+fn an_eql_category_every_event_of_the_source_has_is_dropped() {
+    let m = Mapping::builtin();
+    let mut r = seed();
+    r.logsource = LogSource {
+        index: vec!["logs-github.audit-*".into()],
+        ..Default::default()
+    };
+    let mut f = EventFilter::new(Expr::and(vec![
+        lit("event.dataset", "github.audit"),
+        lit("event.action", "repo.create"),
+    ]));
+    f.category = Some("configuration".into());
+    r.detection = Detection::Query(f);
+    let mapped = m.map_rule(&r, Schema::Splunk);
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(f.category, None);
+    assert_eq!(f.expr, lit("action", "repo.create"));
+    // A category the pipeline files only some events under stays.
+    let Detection::Query(f) = &mut r.detection else {
+        panic!("query")
+    };
+    f.category = Some("iam".into());
+    let mapped = m.map_rule(&r, Schema::Splunk);
+    let Detection::Query(f) = &mapped.rule.detection else {
+        panic!("query")
+    };
+    assert_eq!(f.category.as_deref(), Some("iam"));
+}

@@ -749,6 +749,20 @@ impl<'a> Emitter<'a> {
     }
 
     pub(crate) fn rule(&mut self, rule: &MappedRule) -> EResult<String> {
+        // The mapping leaves an EQL category only when the source neither selects nor
+        // translates it: SPL can only test it as a field the events may not carry.
+        if let Some(cat) = rule
+            .rule
+            .detection
+            .filters()
+            .iter()
+            .find_map(|f| f.category.clone())
+        {
+            self.note(
+                "event-category-as-field",
+                &format!("the EQL event category `{cat}` is tested as a field of the same name, which this source's Splunk events may not carry"),
+            );
+        }
         match &rule.rule.detection {
             Detection::Query(f) => {
                 let e = self.source_expr(rule, 0, f);

@@ -86,3 +86,26 @@ fn seed_fixtures() {
         "only the exact-case true positives match"
     );
 }
+
+#[test]
+fn an_eql_category_left_by_the_mapping_is_a_field_test_and_says_so() {
+    let mut f = ruleport_model::EventFilter::new(eq("action", "repo.create"));
+    f.category = Some("configuration".into());
+    let m = mapped(
+        ruleport_model::Detection::Query(f),
+        Some(eq("sourcetype", "github:enterprise:audit")),
+    );
+    let port = emit(&m);
+    assert!(
+        port.text.contains("event.category=\"configuration\""),
+        "{}",
+        port.text
+    );
+    let reasons = port.fidelity.reasons();
+    assert!(
+        reasons
+            .iter()
+            .any(|a| a.code == "event-category-as-field" && a.reason.contains("`configuration`")),
+        "{reasons:?}"
+    );
+}
