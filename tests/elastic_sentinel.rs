@@ -24,14 +24,6 @@ fn port(toml: &str) -> Port {
     support::port_to_sentinel(TargetId::Elastic, toml)
 }
 
-fn codes(p: &Port) -> Vec<String> {
-    p.fidelity
-        .reasons()
-        .iter()
-        .map(|r| r.code.clone())
-        .collect()
-}
-
 #[test]
 fn cloudtrail_outcome_is_whether_error_code_is_set() {
     let ok = port(&elastic(
@@ -45,9 +37,9 @@ fn cloudtrail_outcome_is_whether_error_code_is_set() {
         "AWSCloudTrail\n| where EventSource == \"iam.amazonaws.com\" and EventName == \"CreateUser\" and isempty(ErrorCode)"
     );
     assert!(
-        codes(&ok).contains(&"value-format".to_string()),
+        support::codes(&ok).contains(&"value-format".to_string()),
         "{:?}",
-        codes(&ok)
+        support::codes(&ok)
     );
     let row = |name: &str, err: &str| json!({"Type": "AWSCloudTrail", "EventSource": "iam.amazonaws.com", "EventName": name, "ErrorCode": err});
     assert!(matches(&ok, row("CreateUser", "")));
@@ -105,7 +97,7 @@ fn o365_workload_operation_and_result_status() {
         p.text,
         "OfficeActivity\n| where OfficeWorkload == \"Exchange\" and Operation == \"New-InboxRule\" and ResultStatus in (\"Succeeded\", \"Success\", \"True\")"
     );
-    assert_eq!(codes(&p), vec!["value-format".to_string()]);
+    assert_eq!(support::codes(&p), vec!["value-format".to_string()]);
     let row = |status: &str| json!({"Type": "OfficeActivity", "OfficeWorkload": "Exchange", "Operation": "New-InboxRule", "ResultStatus": status});
     assert!(matches(&p, row("True")));
     assert!(!matches(&p, row("Failed")));
@@ -121,7 +113,7 @@ fn windows_security_rules_read_securityevent_without_an_os_column() {
     ));
     // SecurityEvent holds only Windows events and has no OS column: the condition is assumed.
     assert_eq!(p.text, "SecurityEvent\n| where EventID == 4720");
-    assert_eq!(codes(&p), vec!["assumed-by-source".to_string()]);
+    assert_eq!(support::codes(&p), vec!["assumed-by-source".to_string()]);
     assert!(matches(
         &p,
         json!({"Type": "SecurityEvent", "EventID": 4720})
@@ -141,7 +133,7 @@ fn linux_file_actions_are_defender_action_types() {
         "file where host.os.type == \"linux\" and event.action == \"rename\" and file.path : \"/etc/cron.d/*\"",
     ));
     assert!(p.text.starts_with("DeviceFileEvents\n"), "{}", p.text);
-    let c = codes(&p);
+    let c = support::codes(&p);
     // DeviceFileEvents mixes operating systems: the OS test is dropped, and said to be.
     assert!(c.contains(&"unselected-condition".to_string()), "{c:?}");
     assert!(c.contains(&"value-format".to_string()), "{c:?}");
@@ -167,9 +159,9 @@ fn windows_process_user_id_is_the_account_sid() {
         "DeviceProcessEvents\n| where AccountSid == \"S-1-5-18\" and FileName == \"cmd.exe\""
     );
     assert!(
-        codes(&p).contains(&"unselected-condition".to_string()),
+        support::codes(&p).contains(&"unselected-condition".to_string()),
         "{:?}",
-        codes(&p)
+        support::codes(&p)
     );
     assert!(matches(
         &p,
@@ -195,7 +187,7 @@ fn an_argument_test_becomes_a_substring_test_on_the_command_line() {
         "{}",
         p.text
     );
-    let c = codes(&p);
+    let c = support::codes(&p);
     assert!(c.contains(&"value-format".to_string()), "{c:?}");
     let row = |line: &str| json!({"Type": "DeviceProcessEvents", "FileName": "bash", "ProcessCommandLine": line});
     assert!(matches(&p, row("bash -c id")));

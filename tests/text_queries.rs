@@ -31,14 +31,6 @@ fn port(r: &Rule, t: TargetId) -> Result<Port, Unsupported> {
     Converter::new(Mapping::builtin()).port(r, t)
 }
 
-fn codes(p: &Port) -> Vec<String> {
-    p.fidelity
-        .reasons()
-        .iter()
-        .map(|r| r.code.clone())
-        .collect()
-}
-
 const QUERY: &str = r#"event.category:"process" and host.os.type:"windows" and powershell.file.script_block_text:"Get-ADDomain""#;
 
 #[test]
@@ -46,7 +38,7 @@ fn kuery_and_elastic_ports_are_exact() {
     let r = rule(QUERY);
     for t in [TargetId::Kuery, TargetId::Elastic] {
         let p = port(&r, t).expect("port");
-        assert!(p.fidelity.is_exact(), "{t}: {:?}", codes(&p));
+        assert!(p.fidelity.is_exact(), "{t}: {:?}", support::codes(&p));
         assert!(
             p.text
                 .contains(r#"powershell.file.script_block_text:"Get-ADDomain""#),
@@ -60,7 +52,7 @@ fn kuery_and_elastic_ports_are_exact() {
 fn sentinel_uses_has_and_says_so() {
     let p = support::port_to_sentinel(TargetId::Elastic, &toml(QUERY));
     assert!(p.text.contains(r#"has "Get-ADDomain""#), "{}", p.text);
-    assert!(codes(&p).contains(&"text-analysis".to_string()));
+    assert!(support::codes(&p).contains(&"text-analysis".to_string()));
     let row = |text: &str| {
         json!({"Type": "WindowsEvent", "Channel": "Microsoft-Windows-PowerShell/Operational",
                "EventID": 4104, "EventData": {"ScriptBlockText": text}})
@@ -81,14 +73,14 @@ fn splunk_and_sigma_search_substrings_and_say_so() {
         "{}",
         p.text
     );
-    assert!(codes(&p).contains(&"text-as-substring".to_string()));
+    assert!(support::codes(&p).contains(&"text-as-substring".to_string()));
     let p = port(&r, TargetId::Sigma).expect("port");
     assert!(
         p.text.contains("ScriptBlockText|contains: 'Get-ADDomain'"),
         "{}",
         p.text
     );
-    assert!(codes(&p).contains(&"text-as-contains".to_string()));
+    assert!(support::codes(&p).contains(&"text-as-contains".to_string()));
 }
 
 #[test]
@@ -102,7 +94,7 @@ fn any_word_queries_become_an_or_of_words() {
     let r =
         rule(r#"event.category:"process" and powershell.file.script_block_text:Invoke Mimikatz"#);
     let p = port(&r, TargetId::Kuery).expect("port");
-    assert!(p.fidelity.is_exact(), "{:?}", codes(&p));
+    assert!(p.fidelity.is_exact(), "{:?}", support::codes(&p));
     assert!(
         p.text
             .contains("powershell.file.script_block_text:Invoke Mimikatz"),

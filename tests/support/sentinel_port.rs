@@ -23,3 +23,12 @@ pub(crate) fn matches(p: &Port, row: Value) -> bool {
         .row_matches(&row)
         .expect("runs")
 }
+
+/// The approximation codes a port reports.
+pub(crate) fn codes(p: &Port) -> Vec<String> {
+    p.fidelity
+        .reasons()
+        .iter()
+        .map(|r| r.code.clone())
+        .collect()
+}
